@@ -1,0 +1,3 @@
+"""Root conftest: only what must live at the root."""
+
+pytest_plugins = ["pytester"]
