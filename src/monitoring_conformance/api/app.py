@@ -1,0 +1,153 @@
+"""The Todo backend's HTTP API, as the suite exercises it: health, a task round-trip, traffic, canaries."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from monitoring_conformance.api.http import Endpoint, decode_json
+from monitoring_conformance.errors import EndpointError
+
+HINTS = {404: "is --app-url the Todo backend's HTTP port (Service todo-backend, port 8000)?"}
+CANARY_HEADER = "X-Canary-Token"
+#: The route a canary request goes to: a real API route, so it is logged and counted like any request.
+CANARY_PATH = "/api/mc-canary/tasks"
+#: traffic() refuses to send more than this many requests in one call.
+MAX_TRAFFIC = 10_000
+ANY_STATUS = range(100, 600)
+
+_START_TIME = re.compile(r"^process_start_time_seconds(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
+
+
+class TodoApp:
+    """The Todo backend reached through ``endpoint``."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        for status, hint in HINTS.items():
+            endpoint.hints.setdefault(status, hint)
+
+    def __repr__(self) -> str:
+        return f"TodoApp({self.endpoint.describe()!r})"
+
+    def health(self) -> dict[str, Any]:
+        """GET /healthz -> ``{"status": "ok"}``; EndpointError for any other answer."""
+        response = self.endpoint.get("/healthz")
+        data = decode_json(self.endpoint, response, expect="Todo backend JSON")
+        if not isinstance(data, dict) or data.get("status") != "ok":
+            raise EndpointError(
+                f"GET /healthz -> {response.status_code} with {self.endpoint.excerpt(response.text)},"
+                f' expected {{"status": "ok"}} ({self.endpoint.where()})',
+                url=self.endpoint.url("/healthz"),
+                status=response.status_code,
+            )
+        return data
+
+    def roundtrip(self, user_id: str) -> dict[str, Any]:
+        """Create a task, read it back, find it in the list, delete it, and see it gone (404).
+
+        Returns the evidence (user, task id, one line per step). Raises AssertionError naming the first
+        step that did not behave.
+        """
+        base = f"/api/{user_id}/tasks"
+        title = f"conformance round-trip {uuid.uuid4().hex[:8]}"
+        steps: list[str] = []
+        evidence: dict[str, Any] = {"user_id": user_id, "task_id": None, "steps": steps}
+
+        def step(name: str, method: str, path: str, expect: tuple[int, ...], body: Any = None) -> Any:
+            response = self.endpoint.request(method, path, json_body=body, ok=ANY_STATUS)
+            line = f"{method} {path} -> {response.status_code}"
+            steps.append(line)
+            if response.status_code not in expect:
+                wanted = " or ".join(str(s) for s in expect)
+                raise AssertionError(
+                    f"Todo round-trip failed at step '{name}': {line}, expected {wanted}:"
+                    f" {self.endpoint.excerpt(response.text)} ({self.endpoint.where()})"
+                )
+            if response.status_code == 204 or not response.text.strip():
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise AssertionError(
+                    f"Todo round-trip failed at step '{name}': {line} but the body is not JSON:"
+                    f" {self.endpoint.excerpt(response.text)}"
+                ) from None
+
+        created = step("create", "POST", base, (201, 200), {"title": title, "description": "monitoring"})
+        task_id = created.get("id") if isinstance(created, dict) else None
+        if task_id is None:
+            raise AssertionError(f"Todo round-trip failed at step 'create': no id in the answer {created!r}")
+        evidence["task_id"] = task_id
+        item = f"{base}/{task_id}"
+        read = step("read back", "GET", item, (200,))
+        if not isinstance(read, dict) or read.get("title") != title:
+            raise AssertionError(
+                f"Todo round-trip failed at step 'read back': expected title {title!r}, got {read!r}"
+            )
+        listed = step("list", "GET", base, (200,))
+        tasks = listed.get("tasks", listed.get("items")) if isinstance(listed, dict) else listed
+        ids = [t.get("id") for t in tasks or [] if isinstance(t, dict)]
+        if task_id not in ids:
+            raise AssertionError(
+                f"Todo round-trip failed at step 'list': task {task_id} is not in GET {base} (ids {ids[:10]})"
+            )
+        step("delete", "DELETE", item, (200, 204))
+        step("read after delete", "GET", item, (404,))
+        return evidence
+
+    def traffic(self, n: int, *, user_id: str = "mc-traffic") -> int:
+        """Send ``n`` requests spread over list, create and health; return how many got an HTTP answer.
+
+        Statuses are not judged here (traffic exists to make metrics and logs move). A transport failure
+        raises EndpointError.
+        """
+        if not 0 <= n <= MAX_TRAFFIC:
+            raise ValueError(f"traffic(n): n must be between 0 and {MAX_TRAFFIC}, got {n}")
+        base = f"/api/{user_id}/tasks"
+        sent = 0
+        for index in range(n):
+            kind = index % 3
+            if kind == 0:
+                self.endpoint.request("GET", base, ok=ANY_STATUS)
+            elif kind == 1:
+                body = {"title": f"traffic {index}", "description": "generated by the conformance suite"}
+                self.endpoint.request("POST", base, json_body=body, ok=ANY_STATUS)
+            else:
+                self.endpoint.request("GET", "/healthz", ok=ANY_STATUS)
+            sent += 1
+        return sent
+
+    def canary(self, token: str, *, path: str = CANARY_PATH) -> int:
+        """One request carrying ``X-Canary-Token: token`` (the backend logs it); returns the HTTP status."""
+        response = self.endpoint.request("GET", path, ok=ANY_STATUS, headers={CANARY_HEADER: token})
+        return response.status_code
+
+    def metrics_text(self) -> str:
+        """GET /metrics: the Prometheus text exposition."""
+        return self.endpoint.get("/metrics").text
+
+    def process_start_time(self) -> float | None:
+        """``process_start_time_seconds`` from /metrics (epoch seconds), or None when it is not exposed.
+
+        A larger value than before means the process restarted.
+        """
+        try:
+            text = self.metrics_text()
+        except EndpointError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_start_time(text)
+
+
+def parse_start_time(text: str) -> float | None:
+    """The value of ``process_start_time_seconds`` in a text exposition, or None."""
+    match = _START_TIME.search(text)
+    if not match:
+        return None
+    try:
+        return float(match.group(1))
+    except ValueError:
+        return None

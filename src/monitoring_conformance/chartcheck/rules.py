@@ -1,0 +1,60 @@
+"""The chart's alert rules: ``promtool check rules`` (rules/*.yaml) and ``promtool test rules`` (tests/rules).
+
+One promtool run per batch; only when a batch fails is each file run alone, to say which one failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.promtool import Promtool
+
+
+def rule_files(chart_dir: Path) -> list[Path]:
+    return sorted((chart_dir / "rules").glob("*.yaml"))
+
+
+def rule_test_files(chart_dir: Path) -> list[Path]:
+    return sorted((chart_dir / "tests" / "rules").glob("*.yaml"))
+
+
+def _failures(output: str) -> list[str]:
+    keep = []
+    for line in output.splitlines():
+        text = line.strip()
+        if text and not text.startswith(("Checking ", "Unit Testing:", "SUCCESS")) and text != "FAILED:":
+            keep.append(text)
+    return keep
+
+
+def check_rule_files(promtool: Promtool, files: Sequence[Path]) -> list[Finding]:
+    """A finding per error ``promtool check rules`` reports, named after the file it is in."""
+    if not files:
+        return []
+    run = promtool.check_rules(files)
+    if run.ok:
+        return []
+    findings = []
+    for line in _failures(run.output):
+        owner = next((f for f in files if line.startswith(str(f))), None)
+        if owner is not None:
+            findings.append(Finding(str(owner), "", line[len(str(owner)) :].lstrip(": ")))
+        else:
+            findings.append(Finding(", ".join(f.name for f in files), "promtool check rules", line))
+    return findings
+
+
+def run_rule_tests(promtool: Promtool, files: Sequence[Path]) -> list[Finding]:
+    """A finding per failing test file of ``promtool test rules``, with promtool's explanation."""
+    if not files:
+        return []
+    if promtool.test_rules(files).ok:
+        return []
+    findings = []
+    for path in files:
+        run = promtool.test_rules([path])
+        if not run.ok:
+            findings.append(Finding(str(path), "promtool test rules", "\n    ".join(_failures(run.output))))
+    return findings

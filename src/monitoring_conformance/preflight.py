@@ -1,0 +1,199 @@
+"""Preflight of the kind target: everything the run needs, checked in seconds, every problem listed.
+
+Each check returns a :class:`Check`; a failed one carries one line that names what is missing and its fix.
+:func:`run_preflight` runs them all (never stopping at the first failure) and :func:`require` turns the
+failures into one :class:`PreflightFailed` whose first line names everything that is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitoring_conformance.errors import ConformanceError, ToolError
+from monitoring_conformance.tools.docker import DOCKER_FIX, Docker
+from monitoring_conformance.tools.helm import HELM_FIX, Helm
+from monitoring_conformance.tools.kind import KIND_FIX, kind_version
+from monitoring_conformance.tools.kubectl import KUBECTL_FIX, Kubectl
+from monitoring_conformance.tools.runner import Runner, find_tool
+
+MIN_MEMORY_GIB = 6.0
+#: kind's known-issues page, "Pod errors due to too many open files".
+INOTIFY_MINIMUMS = {"max_user_watches": 524288, "max_user_instances": 512}
+INOTIFY_FIX = (
+    "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 "
+    "(kind known issues: too many open files)"
+)
+
+
+class PreflightFailed(ConformanceError):
+    """One or more preflight checks failed. ``str()`` is a header line plus one line per failure."""
+
+    def __init__(self, failures: list[Check]):
+        self.failures = failures
+        names = ", ".join(check.missing for check in failures)
+        lines = [f"kind target cannot start: {names}"]
+        lines += [f"  - {check.line()}" for check in failures]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Check:
+    """The outcome of one preflight check."""
+
+    name: str
+    ok: bool
+    detail: str  # the version or figure found, or what went wrong
+    fix: str = ""
+    missing: str = ""  # a few words for the header line, e.g. "docker engine not reachable"
+
+    def line(self) -> str:
+        if self.ok:
+            return f"{self.name}: {self.detail}"
+        return f"{self.detail}: {self.fix}" if self.fix else self.detail
+
+
+@dataclass
+class Host:
+    """Where the host facts are read from (tests point these at tmp files)."""
+
+    meminfo: Path = Path("/proc/meminfo")
+    proc_sys: Path = Path("/proc/sys")
+    platform: str = field(default_factory=lambda: sys.platform)
+
+
+def _locate(name: str, fix: str) -> str | Check:
+    """The tool's path, or a failed Check saying it is not installed."""
+    try:
+        return find_tool(name, fix=fix)
+    except ToolError:
+        return Check(name, False, f"{name} not found on PATH", fix, f"{name} not found")
+
+
+def _first_clause(exc: Exception) -> str:
+    return str(exc).splitlines()[0].split(": ", 1)[0]
+
+
+def check_docker(runner: Runner) -> Check:
+    path = _locate("docker", DOCKER_FIX)
+    if isinstance(path, Check):
+        return path
+    try:
+        version = Docker(runner, path).engine_version()
+    except ToolError as exc:
+        return Check("docker", False, str(exc).splitlines()[0], DOCKER_FIX, "docker engine not reachable")
+    return Check("docker", True, f"engine {version}")
+
+
+def check_kind(runner: Runner) -> Check:
+    path = _locate("kind", KIND_FIX)
+    if isinstance(path, Check):
+        return path
+    try:
+        version = kind_version(runner, path)
+    except ToolError as exc:
+        missing = "kind too old" if "too old" in str(exc) else "kind not working"
+        return Check("kind", False, _first_clause(exc), KIND_FIX, missing)
+    return Check("kind", True, str(version))
+
+
+def check_helm(runner: Runner) -> Check:
+    path = _locate("helm", HELM_FIX)
+    if isinstance(path, Check):
+        return path
+    try:
+        version = Helm(runner, path).version()
+    except ToolError as exc:
+        return Check("helm", False, _first_clause(exc), HELM_FIX, "helm not supported")
+    return Check("helm", True, str(version))
+
+
+def check_kubectl(runner: Runner) -> Check:
+    path = _locate("kubectl", KUBECTL_FIX)
+    if isinstance(path, Check):
+        return path
+    try:
+        version = Kubectl(runner, path).client_version()
+    except ToolError as exc:
+        return Check("kubectl", False, _first_clause(exc), KUBECTL_FIX, "kubectl not working")
+    return Check("kubectl", True, version)
+
+
+def check_memory(host: Host) -> Check:
+    """MemAvailable from /proc/meminfo must be at least 6 GiB (skipped where there is no /proc)."""
+    try:
+        text = host.meminfo.read_text(encoding="utf-8")
+    except OSError:
+        return Check("memory", True, f"not checked ({host.meminfo} unreadable)")
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            parts = line.split()
+            gib = int(parts[1]) / (1024 * 1024)
+            if gib < MIN_MEMORY_GIB:
+                return Check(
+                    "memory", False, f"only {gib:.1f} GiB memory available (need {MIN_MEMORY_GIB:g} GiB)",
+                    "close other programs or give Docker more memory", "too little free memory",
+                )
+            return Check("memory", True, f"{gib:.1f} GiB available")
+    return Check("memory", True, f"not checked (no MemAvailable in {host.meminfo})")
+
+
+def check_inotify(host: Host) -> Check:
+    """On Linux, the inotify limits from kind's known-issues page."""
+    if not host.platform.startswith("linux"):
+        return Check("inotify", True, f"not checked on {host.platform}")
+    low: list[str] = []
+    seen: list[str] = []
+    for key, minimum in INOTIFY_MINIMUMS.items():
+        path = host.proc_sys / "fs" / "inotify" / key
+        try:
+            value = int(path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            continue
+        seen.append(f"{key}={value}")
+        if value < minimum:
+            low.append(f"fs.inotify.{key}={value} (need {minimum})")
+    if low:
+        return Check("inotify", False, "inotify limits too low: " + ", ".join(low), INOTIFY_FIX,
+                     "inotify limits too low")
+    return Check("inotify", True, ", ".join(seen) or "not readable")
+
+
+def run_preflight(runner: Runner, host: Host | None = None) -> list[Check]:
+    """Run every check; never stops at the first failure."""
+    where = host or Host()
+    checks: list[Callable[[], Check]] = [
+        lambda: check_docker(runner),
+        lambda: check_kind(runner),
+        lambda: check_helm(runner),
+        lambda: check_kubectl(runner),
+        lambda: check_memory(where),
+        lambda: check_inotify(where),
+    ]
+    return [check() for check in checks]
+
+
+def require(checks: list[Check]) -> dict[str, str]:
+    """Raise :class:`PreflightFailed` listing every failed check; else return {tool: version or figure}."""
+    failures = [check for check in checks if not check.ok]
+    if failures:
+        raise PreflightFailed(failures)
+    return {check.name: check.detail for check in checks}
+
+
+def plan_argv() -> list[list[str]]:
+    """The commands preflight runs (for --plan); tools not found are shown by name."""
+    def tool(name: str) -> str:
+        try:
+            return find_tool(name, fix="")
+        except ToolError:
+            return name
+
+    return [
+        [tool("docker"), "info", "--format", "{{.ServerVersion}}"],
+        [tool("kind"), "version"],
+        [tool("helm"), "version", "--template", "{{.Version}}"],
+        [tool("kubectl"), "version", "--client", "-o", "json"],
+    ]

@@ -1,0 +1,164 @@
+"""The requirement catalogue, the ``@requirement`` marker, and the :class:`Record` each check fills in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+
+PASS = "pass"  # noqa: S105 - a status, not a password
+FAIL = "fail"
+NOT_VERIFIED = "not_verified"
+STATUSES = (PASS, FAIL, NOT_VERIFIED)
+
+#: How much of a response an evidence item keeps.
+SAMPLE_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A stable requirement id, its title, and what its measured figure means."""
+
+    id: str
+    title: str
+    unit: str
+    measured: str
+
+
+CATALOGUE: dict[str, Requirement] = {
+    r.id: r
+    for r in (
+        Requirement("stack.prometheus_targets", "Prometheus is ready and the required scrape jobs are up",
+                    "jobs up", "required jobs with enough healthy targets"),
+        Requirement("metrics.cpu", "CPU series exist for the Todo backend and the nodes",
+                    "series", "series of the sparsest CPU query"),
+        Requirement("metrics.memory", "Memory series exist for the Todo backend and the nodes",
+                    "series", "series of the sparsest memory query"),
+        Requirement("metrics.pod_status", "Pod phase and container readiness series exist for the app",
+                    "series", "series of the sparsest pod status query"),
+        Requirement("metrics.request_rate", "The Todo backend's request rate is positive after traffic",
+                    "req/s", "request rate after the generated traffic"),
+        Requirement("dashboards.provisioned", "Every chart dashboard is found in Grafana and loads by uid",
+                    "dashboards", "chart dashboards found in Grafana and loaded by uid"),
+        Requirement("dashboards.panels_have_data", "Every dashboard panel query returns data without error",
+                    "panels", "panels whose every query returned data"),
+        Requirement("logs.todo_backend", "A canary log line of the Todo backend arrives in Loki, labelled",
+                    "s", "seconds from the canary request until Loki returned the line"),
+        Requirement("grafana.ready_within_30s", "Grafana is healthy and the overview dashboard loads in 30 s",
+                    "s", "seconds from the deployment start (t0) until Grafana was ready"),
+        Requirement("app.unchanged", "The Todo backend stays healthy: health, a CRUD round trip, no restarts",
+                    "restarts", "container restarts (or process restarts) of the Todo backend"),
+    )
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requirement(requirement_id: str) -> Callable[[F], F]:
+    """Mark a conformance test as the check of ``requirement_id`` (which must be in the catalogue)."""
+    if requirement_id not in CATALOGUE:
+        raise ValueError(f"unknown requirement id {requirement_id!r}; known: {', '.join(CATALOGUE)}")
+    mark = pytest.mark.requirement(requirement_id)
+
+    def decorate(func: F) -> F:
+        marked: F = mark(func)
+        return marked
+
+    return decorate
+
+
+@dataclass
+class Case:
+    """The outcome of one pytest item of a requirement (a parametrized requirement has several)."""
+
+    name: str
+    status: str
+    message: str = ""
+
+
+@dataclass
+class Record:
+    """What a check found out: the figure, the evidence and the message. The plugin adds the status."""
+
+    id: str
+    title: str
+    unit: str
+    threshold: float | str | None = None
+    measured: float | str | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    message: str = ""
+
+    @classmethod
+    def new(cls, requirement_id: str, threshold: float | str | None = None) -> Record:
+        entry = CATALOGUE[requirement_id]
+        return cls(id=entry.id, title=entry.title, unit=entry.unit, threshold=threshold)
+
+    def add_evidence(self, request: str, response: object, **extra: Any) -> None:
+        """Keep what was asked and a sample of what came back (secrets are redacted by the report)."""
+        self.evidence.append({"request": request, "response": sample(response), **extra})
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def add_case(self, name: str, status: str, message: str = "") -> None:
+        self.cases.append(Case(name, status, message))
+
+    @property
+    def status(self) -> str:
+        """fail if any case failed; else not_verified if any was not verified (or none ran); else pass."""
+        states = {case.status for case in self.cases}
+        if FAIL in states:
+            return FAIL
+        if NOT_VERIFIED in states or not states:
+            return NOT_VERIFIED
+        return PASS
+
+    def summary(self) -> str:
+        """The record's message: its own, or one built from the cases that did not pass."""
+        if self.message:
+            return self.message
+        bad = [case for case in self.cases if case.status != PASS]
+        if not bad:
+            return "; ".join(self.notes)
+        if len(self.cases) == 1:
+            return bad[0].message
+        lines = [f"{len(bad)} of {len(self.cases)} cases did not pass"]
+        lines += [f"{case.name}: {case.status}: {first_line(case.message)}" for case in bad]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        message = self.summary()
+        if self.notes and self.message:
+            message = "\n".join([message, *self.notes])
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "measured": self.measured,
+            "unit": self.unit,
+            "threshold": self.threshold,
+            "evidence": self.evidence,
+            "message": message,
+        }
+
+
+def sample(value: object, limit: int = SAMPLE_CHARS) -> str:
+    """A short text sample of a response: JSON where possible, cut at ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

@@ -1,0 +1,40 @@
+"""What every target hands the suite: a :class:`Stack` of endpoints, and the :class:`Target` protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from monitoring_conformance.api.http import Endpoint
+
+
+@dataclass
+class Stack:
+    """A reachable monitoring stack: one endpoint per system (None: not offered by this target)."""
+
+    target: str
+    prometheus: Endpoint | None
+    grafana: Endpoint | None
+    loki: Endpoint | None
+    app: Endpoint | None
+    t0: float | None = None
+    t0_source: str = "unknown"
+    namespaces: dict[str, str] = field(default_factory=lambda: {"monitoring": "monitoring", "app": "todo"})
+    versions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Target(Protocol):
+    """How a stack is created or reached. ``plan()`` lists commands without running any."""
+
+    name: str
+
+    def plan(self) -> list[list[str]]: ...
+
+    def open(self) -> Stack: ...
+
+    def close(self, *, failed: bool) -> None: ...
+
+    def diagnostics(self, directory: Path) -> dict[str, str]: ...

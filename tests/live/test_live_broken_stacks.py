@@ -1,0 +1,165 @@
+"""Broken local stacks: the suite fails exactly the requirements each one breaks, and says what is missing.
+
+Each scenario gets a stack of its own. The three stacks start side by side and the three suite runs go side
+by side too (threads; each run is a subprocess), because Prometheus needs about 5 s before its first scrape
+and each failing requirement polls until its budget ends: one after the other, the module would take
+three times as long. The runs use a reduced timeout scale; that shortens the budgets of the requirements
+that must fail, and the requirements that must still pass meet theirs in a second or two on a ready stack.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import pytest
+from tests.live.live_support import SuiteRun, SuiteRunner, host_requirements, require_tools
+
+from monitoring_conformance.localstack import JOB_APP, LocalStack, StackSpec
+
+pytestmark = pytest.mark.live
+
+#: Budget factor of the broken runs: host profile budgets of 30 s become 6 s.
+BROKEN_TIMEOUT_SCALE = 0.2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A broken stack, the requirements it must fail, and words each failure message must contain."""
+
+    spec: StackSpec
+    fails: frozenset[str]
+    words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stop_app: bool = False
+
+
+SCENARIOS: dict[str, Scenario] = {
+    # node_exporter is not scraped: the node half of the cpu and memory queries finds no series. The `node`
+    # job is not a required job of the host profile, so stack.prometheus_targets still passes.
+    "node-not-scraped": Scenario(
+        StackSpec(scrape_node=False),
+        frozenset({"metrics.cpu", "metrics.memory"}),
+        {"metrics.cpu": ("node_cpu_seconds_total",), "metrics.memory": ("node_memory_MemAvailable_bytes",)},
+    ),
+    # The backend runs and answers, but Prometheus has no todo-backend job: the required job is missing,
+    # and every series that comes from the backend (process_*, http_requests_total) is absent. The app's
+    # own checks (health, round trip) still pass, and with no restart series nothing shows a restart.
+    "backend-not-scraped": Scenario(
+        StackSpec(scrape_app=False),
+        frozenset({"stack.prometheus_targets", "metrics.request_rate", "metrics.cpu", "metrics.memory"}),
+        {
+            "stack.prometheus_targets": (JOB_APP,),
+            "metrics.cpu": ("process_cpu_seconds_total",),
+            "metrics.memory": ("process_resident_memory_bytes",),
+            "metrics.request_rate": ("http_requests_total",),
+        },
+    ),
+    # The backend process is stopped after the stack became ready (and Prometheus has seen its target go
+    # down). That breaks more than app.unchanged, and a correct suite must say so:
+    # - stack.prometheus_targets: the required job todo-backend has no healthy target (up == 0);
+    # - metrics.cpu / metrics.memory: a failed scrape marks the target's series stale at once, so the
+    #   process_* series of the backend are gone from instant queries;
+    # - metrics.request_rate: no traffic can be generated, and no new samples arrive;
+    # - app.unchanged: /healthz and the CRUD round trip get "connection refused".
+    # Only the node half of cpu/memory still has data; every requirement of the host profile fails.
+    "backend-stopped": Scenario(
+        StackSpec(),
+        frozenset(
+            {
+                "stack.prometheus_targets",
+                "metrics.cpu",
+                "metrics.memory",
+                "metrics.request_rate",
+                "app.unchanged",
+            }
+        ),
+        {
+            "stack.prometheus_targets": (JOB_APP,),
+            "metrics.cpu": ("process_cpu_seconds_total",),
+            "metrics.memory": ("process_resident_memory_bytes",),
+            "app.unchanged": ("/healthz",),
+        },
+        stop_app=True,
+    ),
+}
+
+
+def _run_scenario(name: str, scenario: Scenario, stack: LocalStack, suite: SuiteRunner) -> SuiteRun:
+    stack.start()
+    if scenario.stop_app:
+        stack.stop_app()
+        stack.wait_target_health(JOB_APP, "down")
+    return suite.run(
+        name, prometheus_url=stack.prometheus_url, app_url=stack.app_url, timeout_scale=BROKEN_TIMEOUT_SCALE
+    )
+
+
+@pytest.fixture(scope="module")
+def broken_runs(
+    suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, SuiteRun | BaseException]:
+    """Every scenario's suite run (or the error that kept it from running), keyed by scenario name.
+
+    The stacks are stopped once the runs are done; their logs stay in the pytest temp folder.
+    """
+    require_tools()
+    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {}
+        for name, scenario in SCENARIOS.items():
+            stack = LocalStack(scenario.spec, workdir=tmp_path_factory.mktemp(f"stack-{name}"))
+            cleanup.callback(stack.stop)
+            futures[name] = pool.submit(_run_scenario, name, scenario, stack, suite)
+        results: dict[str, SuiteRun | BaseException] = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as exc:  # shown by the scenario's own test
+                results[name] = exc
+    return results
+
+
+def run_of(broken_runs: dict[str, SuiteRun | BaseException], name: str) -> SuiteRun:
+    result = broken_runs[name]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def test_scenarios_expect_only_host_requirements() -> None:
+    for name, scenario in SCENARIOS.items():
+        unknown = scenario.fails - host_requirements()
+        assert not unknown, f"{name} expects failures of requirements not in the host profile: {unknown}"
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_suite_exits_non_zero(broken_runs: dict[str, SuiteRun | BaseException], name: str) -> None:
+    run = run_of(broken_runs, name)
+    assert run.returncode != 0, run.describe()
+    assert run.report["verdict"] == "fail", run.describe()
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_exactly_the_broken_requirements_fail(
+    broken_runs: dict[str, SuiteRun | BaseException], name: str
+) -> None:
+    run = run_of(broken_runs, name)
+    failed = run.ids_with("fail")
+    report = "\n".join(
+        f"  {rid}: {e['status']}: {e['message']}" for rid, e in sorted(run.requirements.items())
+    )
+    assert failed == SCENARIOS[name].fails, f"{name}: failed {sorted(failed)}\n{report}\n{run.describe()}"
+    others = host_requirements() - SCENARIOS[name].fails
+    assert run.ids_with("pass") >= others, f"{name}: these should still pass\n{report}"
+
+
+@pytest.mark.parametrize(
+    ("name", "rid"),
+    [(name, rid) for name, scenario in SCENARIOS.items() for rid in sorted(scenario.words)],
+)
+def test_failure_message_names_what_is_missing(
+    broken_runs: dict[str, SuiteRun | BaseException], name: str, rid: str
+) -> None:
+    entry = run_of(broken_runs, name).requirements[rid]
+    missing = [word for word in SCENARIOS[name].words[rid] if word not in entry["message"]]
+    assert not missing, f"{name}: the {rid} message lacks {missing}:\n{entry['message']}"

@@ -1,0 +1,1 @@
+"""Test package marker: lets tests import the shared doubles as `tests.doubles`."""
