@@ -60,7 +60,7 @@ mc_install() {
         return
     fi
     if ! timeout 900 "$MC_VENV/bin/python" -m pip install --disable-pip-version-check -q \
-        -c "$MC_ROOT/constraints.txt" -e "$MC_ROOT[dev]" >"$log" 2>&1; then
+        -c "$MC_ROOT/constraints.txt" -e "${MC_ROOT}[dev]" >"$log" 2>&1; then
         tail -n 5 "$log" >&2
         mc_die "pip install -e '.[dev]' failed (full log: $log); fix: check PyPI access and constraints.txt"
     fi

@@ -130,7 +130,9 @@ def default_variables(dashboard: Mapping[str, Any]) -> dict[str, VariableValue]:
 def _current_value(variable: Mapping[str, Any]) -> VariableValue | None:
     current = variable.get("current") or {}
     value: Any = current.get("value") if isinstance(current, dict) else None
-    if value in (None, "", []):
+    if isinstance(value, str) and value == "" and "value" in current:
+        return ""  # explicitly empty, e.g. a hidden `cluster` variable on a single cluster
+    if value in (None, []):
         options = [o for o in variable.get("options") or [] if isinstance(o, dict)]
         selected = [o.get("value") for o in options if o.get("selected")] or [o.get("value") for o in options]
         value = selected[0] if selected else None

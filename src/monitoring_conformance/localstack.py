@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -204,6 +205,8 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.servers: dict[str, ServerProcess] = {}
         self.ports: dict[str, int] = {}
+        #: Seconds each start-up phase took: one per server, and "first_scrapes".
+        self.timings: dict[str, float] = {}
         self._session = requests.Session()
 
     # -- URLs ---------------------------------------------------------------------------------------
@@ -240,7 +243,9 @@ class LocalStack:
                 self._launch(JOB_NODE, self._node_argv, "/metrics", _expect_text("node_cpu_seconds_total"))
             self._launch(JOB_APP, self._app_argv, "/healthz", _expect_text('"ok"'))
             self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", _expect_text("Ready"))
+            started = time.monotonic()
             self.wait_first_scrapes()
+            self.timings["first_scrapes"] = time.monotonic() - started
         except BaseException:
             self.stop(keep_logs=True)
             raise
@@ -296,6 +301,7 @@ class LocalStack:
         self, job: str, argv_for: Callable[[int], list[str]], ready_path: str, check: Callable[[str], None]
     ) -> None:
         """Start a server on a fresh port, wait for ``ready_path``; on a lost port race, retry."""
+        started = time.monotonic()
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = free_port()
             server = ServerProcess(job, argv_for(port), self.workdir / f"{job}.log")
@@ -304,6 +310,7 @@ class LocalStack:
             server.start(self.workdir)
             try:
                 self._wait_http(server, f"http://127.0.0.1:{port}{ready_path}", check)
+                self.timings[job] = time.monotonic() - started
                 return
             except PortInUse:
                 server.stop()

@@ -8,6 +8,7 @@ the keep policy and never deletes a cluster this run did not create.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -105,6 +106,28 @@ class Phases:
             self.echo(f"[kind] {name:<17} {outcome:<6} {seconds:7.1f}s")
 
 
+class ClusterHelm(Helm):
+    """helm bound to one kubeconfig/context: every command built by ``argv()`` carries the flags."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        path: str,
+        *,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        context: str | None = None,
+    ):
+        super().__init__(runner, path)
+        self.kube_args: list[str] = []
+        if kubeconfig is not None:
+            self.kube_args += ["--kubeconfig", str(kubeconfig)]
+        if context:
+            self.kube_args += ["--kube-context", context]
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.path, *args, *self.kube_args]
+
+
 def should_delete(policy: str, *, created: bool, failed: bool) -> bool:
     """Delete only a cluster this run created, and only when the keep policy allows it."""
     if not created:
@@ -143,6 +166,7 @@ class KindRun:
         self.helm_version: HelmVersion | None = None
         self.cluster: RunnerKindCluster | None = None
         self.created = False
+        self.cluster_up = False  # a cluster (created or reused) is there to inspect and maybe delete
         self.t0: float | None = None
         self.t0_source = "unknown"
         self.torn_down = False
@@ -152,8 +176,8 @@ class KindRun:
     def kubectl(self) -> Kubectl:
         return Kubectl(self.runner, _tool("kubectl"), kubeconfig=self.options.kubeconfig_path)
 
-    def helm(self) -> Helm:
-        return Helm(self.runner, _tool("helm"))
+    def helm(self) -> ClusterHelm:
+        return ClusterHelm(self.runner, _tool("helm"), kubeconfig=self.options.kubeconfig_path)
 
     def _cluster(self) -> RunnerKindCluster:
         if self.cluster is None:
@@ -215,6 +239,7 @@ class KindRun:
             cluster = self._cluster()
             try:
                 self.created = cluster.create(opts.cluster_config)
+                self.cluster_up = True
             except ToolError as exc:
                 raise PhaseFailed("cluster", str(exc), "see `kind create cluster` output above; "
                                   "`docker ps` shows leftover nodes") from exc
@@ -274,9 +299,9 @@ class KindRun:
             return
         self.torn_down = True
         opts = self.options
+        if self.cluster is None or not self.cluster_up:
+            return
         with self.phases.phase("teardown"):
-            if self.cluster is None:
-                return
             if should_delete(opts.keep, created=self.created, failed=failed):
                 try:
                     self.cluster.delete()
@@ -318,7 +343,7 @@ def deployed_at(status: Mapping[str, Any]) -> float | None:
 
 
 def build_dependencies(runner: Runner, helm: Helm, chart: Path, *, target: str = "kind") -> None:
-    """``helm dependency build``; a PhaseFailed whose fix says so when the chart repositories are unreachable."""
+    """``helm dependency build``; a failure's fix says whether the chart repositories were unreachable."""
     try:
         runner.run(helm.dependency_build_argv(chart), timeout=300)
     except ToolError as exc:
@@ -337,7 +362,7 @@ def install_release(
     release: str,
     chart: Path,
     namespace: str,
-    values: Path,
+    values: Path | None,
     version: HelmVersion | None,
     wait_seconds: int,
     ready_timeout: float,
@@ -354,7 +379,8 @@ def install_release(
     found = version or helm.version()
     started = wall()
     try:
-        helm.upgrade_install(release, chart, namespace=namespace, values_files=[values], version=found,
+        helm.upgrade_install(release, chart, namespace=namespace, values_files=[values] if values else [],
+                             version=found,
                              wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure)
     except ToolError as exc:
         raise PhaseFailed("install", f"{exc}{_pods_hint(kubectl, namespace)}", DIAGNOSTICS_FIX,

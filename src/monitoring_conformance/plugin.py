@@ -1,3 +1,257 @@
-"""pytest hooks of the conformance suite (being built; inert for now)."""
+"""pytest hooks of the conformance suite: options, activation, outcomes -> records, the acceptance report.
+
+The plugin is loaded in every pytest run of this environment (pytest11 entry point) and stays inert
+unless the conformance suite is in play: ``--target`` on the command line (options are then validated at
+start-up), or collected tests marked ``requirement`` (tests/conformance). Only when such tests are
+collected, and not with ``--collect-only``, is the target opened, and only then is a report written.
+
+``--strict`` is pytest's own flag (pytest 9); it also turns on strict verdicts here. ``--no-strict`` is
+ours. Options that another plugin already registered are skipped (their env twins still work).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from monitoring_conformance import report as reports
+from monitoring_conformance.checks import diagnose
+from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
+from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
+from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, first_line
+from monitoring_conformance.settings import OPTIONS
+
+pytest_plugins = ("monitoring_conformance.fixtures",)
+
+#: The last requirement to run: app.unchanged looks at the whole session.
+RUN_LAST = ("app.unchanged",)
+
+
+class ConformanceHooks:
+    """Hooks other plugins (test doubles) may implement."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_mc_session_factory(self, config: pytest.Config) -> Any:
+        """Return ``callable(system_name) -> requests.Session`` used by the urls target (test doubles)."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(ConformanceHooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("monitoring-conformance", "conformance suite (Todo backend's monitoring stack)")
+    for opt in OPTIONS:
+        default = f"; default {opt.default}" if opt.default is not None else ""
+        helptext = f"{opt.help} [env {opt.env}{default}]"
+        try:
+            if opt.name == "strict":
+                group.addoption(
+                    "--no-strict", dest=opt.dest, action="store_false", default=None,
+                    help=f"report not_verified requirements without failing the verdict [env {opt.env}]",
+                )
+            elif opt.kind == "bool":
+                group.addoption(opt.flag, dest=opt.dest, action="store_true", default=None, help=helptext)
+            else:
+                metavar = opt.kind.upper()
+                group.addoption(opt.flag, dest=opt.dest, default=None, metavar=metavar, help=helptext)
+        except ValueError:
+            continue  # another plugin owns this flag; the env twin still works
+        parser.addini(opt.ini, f"{opt.help} (conformance suite)", default=None)
+
+
+def _read_cli(config: pytest.Config) -> dict[str, object | None]:
+    values: dict[str, object | None] = {opt.name: config.getoption(opt.dest, default=None) for opt in OPTIONS}
+    if values.get("strict") is None and getattr(config.option, "strict", False):
+        values["strict"] = True  # pytest's own --strict
+    return values
+
+
+def _read_ini(config: pytest.Config) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for opt in OPTIONS:
+        try:
+            value = config.getini(opt.ini)
+        except ValueError:
+            value = None
+        found[opt.name] = str(value) if value not in (None, "", []) else None
+    return found
+
+
+def _activate(config: pytest.Config) -> Suite:
+    suite = config.stash[SUITE]
+    suite.activate(lambda: _read_cli(config), _read_ini(config))
+    return suite
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id): the acceptance requirement a test checks")
+    config.stash[SUITE] = Suite(config)
+    if config.getoption("mc_target", default=None) is not None:
+        _activate(config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not any(item_requirement(item) for item in items):
+        return
+    suite = _activate(config)
+    assert suite.profile is not None
+    wanted = set(suite.profile.ids())
+    keep = [item for item in items if item_requirement(item) in wanted | {None}]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    keep.sort(key=lambda item: item_requirement(item) in RUN_LAST)
+    items[:] = keep
+    suite.selected = {rid for rid in map(item_requirement, keep) if rid}
+    suite.collected = True
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Put the requirement id into the test id: ``test_cpu_series_exist[metrics.cpu]``."""
+    marker = metafunc.definition.get_closest_marker("requirement")
+    if marker is not None and marker.args and "requirement_id" in metafunc.fixturenames:
+        rid = str(marker.args[0])
+        metafunc.parametrize("requirement_id", [rid], ids=[rid])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    suite = config.stash[SUITE]
+    if not suite.collected or config.option.collectonly:
+        return
+    factory = config.hook.pytest_mc_session_factory(config=config)
+    assert suite.settings is not None
+    if suite.settings.plan:
+        lines = suite.plan_lines(factory)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+        suite.finished = True
+        pytest.exit("--plan: commands printed, nothing was run", returncode=0)
+    suite.open(factory)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except NotVerifiable as exc:
+        pytest.skip(f"not_verified: {exc}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    result = yield
+    rid = item_requirement(item)
+    suite = item.config.stash.get(SUITE, None)
+    if rid is None or suite is None or not suite.collected:
+        return result
+    decisive = result.when == "call" or (result.when == "setup" and not result.passed)
+    if result.when == "teardown" and result.failed:
+        decisive = True
+    if not decisive:
+        return result
+    record = suite.record(rid)
+    status, message = _outcome(result, call)
+    record.add_case(item.name, status, message)
+    result.user_properties.extend(reports.junit_properties(record))
+    return result
+
+
+def _outcome(result: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str]:
+    if result.passed:
+        return PASS, ""
+    if result.skipped:
+        longrepr = result.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        return NOT_VERIFIED, reason.removeprefix("Skipped: ").removeprefix("not_verified: ")
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, CheckFailed):
+        return FAIL, str(error)
+    if error is not None:
+        where = "" if result.when == "call" else f" (in {result.when})"
+        return FAIL, f"{type(error).__name__}{where}: {first_line(str(error))}"
+    return FAIL, first_line(result.longreprtext)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    suite = session.config.stash.get(SUITE, None)
+    if suite is None or not suite.collected or suite.usage_error or suite.finished:
+        return
+    if session.config.option.collectonly:
+        return
+    suite.finished = True
+    assert suite.settings is not None
+    assert suite.profile is not None
+    for rid, record in suite.records.items():
+        if not record.cases:
+            record.add_case(rid, NOT_VERIFIED, "not run in this session (deselected, interrupted or no test)")
+    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        suite.problems.append(f"the pytest session ended with {pytest.ExitCode(exitstatus).name}")
+    statuses = [r.status for r in suite.records.values()]
+    failing = reports.verdict(statuses, strict=suite.settings.strict, session_ok=not suite.problems) == FAIL
+    diagnostics: dict[str, Any] = {}
+    if failing:
+        diagnostics = diagnose.collect(
+            prometheus=suite.client("prometheus"),
+            grafana=suite.client("grafana"),
+            loki=suite.client("loki"),
+            target=suite.target,
+            directory=suite.settings.report_dir / "diagnostics",
+        )
+    stack = suite.stack
+    built = reports.build(
+        suite.records.values(),
+        strict=suite.settings.strict,
+        target=suite.settings.target,
+        profile=suite.profile.name,
+        started=suite.started,
+        duration_s=suite.elapsed(),
+        versions=stack.versions if stack else {},
+        timings=stack.timings if stack else {},
+        diagnostics=diagnostics,
+        session_problems=suite.problems,
+        secrets=suite.settings.grafana.secrets(),
+    )
+    suite.verdict = built["verdict"]
+    try:
+        suite.report_paths = reports.write(built, suite.settings.report_dir)
+    except OSError as exc:
+        suite.problems.append(f"the report could not be written: {exc}")
+    _close(suite, failed=suite.verdict == FAIL)
+    if suite.verdict == FAIL and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _close(suite: Suite, *, failed: bool) -> None:
+    target, suite.target = suite.target, None
+    if target is None:
+        return
+    try:
+        target.close(failed=failed)
+    except Exception as exc:
+        suite.problems.append(f"closing the {target.name} target failed: {first_line(str(exc))}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    suite = config.stash.get(SUITE, None)
+    if suite is None or suite.verdict is None:
+        return
+    where = f" (report: {suite.report_paths[1]})" if suite.report_paths else ""
+    terminalreporter.write_sep("=", f"acceptance verdict: {suite.verdict.upper()}{where}",
+                               red=suite.verdict == FAIL, green=suite.verdict == PASS)
+    for problem in suite.problems:
+        terminalreporter.write_line(f"  {problem}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    suite = config.stash.get(SUITE, None)
+    if suite is not None:
+        _close(suite, failed=True)

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from monitoring_conformance.errors import ConformanceError, ToolError
 from monitoring_conformance.tools.docker import DOCKER_FIX, Docker
-from monitoring_conformance.tools.helm import HELM_FIX, Helm
+from monitoring_conformance.tools.helm import HELM_FIX, SUPPORTED_MAJORS, HelmVersion
 from monitoring_conformance.tools.kind import KIND_FIX, kind_version
 from monitoring_conformance.tools.kubectl import KUBECTL_FIX, Kubectl
 from monitoring_conformance.tools.runner import Runner, find_tool
 
 MIN_MEMORY_GIB = 6.0
+#: Seconds per version command; with docker info's 3 s the whole preflight stays under 10 s.
+VERSION_TIMEOUT = 2.0
 #: kind's known-issues page, "Pod errors due to too many open files".
 INOTIFY_MINIMUMS = {"max_user_watches": 524288, "max_user_instances": 512}
 INOTIFY_FIX = (
@@ -92,7 +94,7 @@ def check_kind(runner: Runner) -> Check:
     if isinstance(path, Check):
         return path
     try:
-        version = kind_version(runner, path)
+        version = kind_version(runner, path, timeout=VERSION_TIMEOUT)
     except ToolError as exc:
         missing = "kind too old" if "too old" in str(exc) else "kind not working"
         return Check("kind", False, _first_clause(exc), KIND_FIX, missing)
@@ -104,7 +106,10 @@ def check_helm(runner: Runner) -> Check:
     if isinstance(path, Check):
         return path
     try:
-        version = Helm(runner, path).version()
+        result = runner.run([path, "version", "--template", "{{.Version}}"], timeout=VERSION_TIMEOUT)
+        version = HelmVersion.parse(result.stdout)
+        if version.major not in SUPPORTED_MAJORS:
+            raise ToolError(f"helm {version} at {path} is not supported (need v3 or v4)")
     except ToolError as exc:
         return Check("helm", False, _first_clause(exc), HELM_FIX, "helm not supported")
     return Check("helm", True, str(version))
@@ -115,7 +120,7 @@ def check_kubectl(runner: Runner) -> Check:
     if isinstance(path, Check):
         return path
     try:
-        version = Kubectl(runner, path).client_version()
+        version = Kubectl(runner, path).client_version(timeout=VERSION_TIMEOUT)
     except ToolError as exc:
         return Check("kubectl", False, _first_clause(exc), KUBECTL_FIX, "kubectl not working")
     return Check("kubectl", True, version)

@@ -77,12 +77,14 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     },
     "app.unchanged": {
         "restarts": Field("restarts", required=True,
-                          hint="restarts: {mode: unchanged, query: process_start_time_seconds}"),
+                          hint="restarts: {mode: process}"),
         "user_id": Field("text", default="conformance", hint="user_id: conformance"),
         "threshold": Field("number", default=0, hint="threshold: 0"),
     },
 }
-RESTART_MODES = ("total", "unchanged")
+#: total: a restart counter from Prometheus; unchanged: a Prometheus query's values at start and end;
+#: process: process_start_time_seconds from the app's own /metrics at start and end.
+RESTART_MODES = ("total", "unchanged", "process")
 
 
 @dataclass(frozen=True)
@@ -271,13 +273,14 @@ def _check(path: Path, where: str, value: object, spec: Field) -> Any:
 
 
 def _check_restarts(value: object, bad: Any) -> Any:
-    if not isinstance(value, dict) or set(value) != {"mode", "query"}:
-        return _raise(bad("must be a mapping with exactly `mode` and `query`"))
+    if not isinstance(value, dict) or "mode" not in value or not set(value) <= {"mode", "query"}:
+        return _raise(bad("must be a mapping with `mode` (and `query` for total/unchanged)"))
     if value["mode"] not in RESTART_MODES:
         return _raise(bad(f"mode must be one of {', '.join(RESTART_MODES)}"))
-    if not isinstance(value["query"], str) or not value["query"].strip():
-        return _raise(bad("query must be a non-empty PromQL string"))
-    return {"mode": value["mode"], "query": value["query"]}
+    query = value.get("query", "")
+    if value["mode"] != "process" and (not isinstance(query, str) or not query.strip()):
+        return _raise(bad(f"mode {value['mode']} needs `query`, a non-empty PromQL string"))
+    return {"mode": value["mode"], "query": str(query or "process_start_time_seconds")}
 
 
 def _raise(error: UsageError) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.live.live_support import SuiteRunner, require_tools
 
 from monitoring_conformance.localstack import LocalStack, StackSpec
+from tests.live.live_support import FIGURES, SuiteRunner, require_tools
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +20,13 @@ def healthy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     """Prometheus + node_exporter + the Todo backend, all scraped: the stack the host profile expects."""
     require_tools()
     with LocalStack(StackSpec(), workdir=tmp_path_factory.mktemp("stack-healthy")) as stack:
+        FIGURES["healthy stack start-up (s per phase)"] = {k: round(v, 2) for k, v in stack.timings.items()}
         yield stack
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the benchmark figures the live tests measured (also recorded as JUnit properties)."""
+    if FIGURES:
+        terminalreporter.section("live tier figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -21,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Budget of one suite run. A hung run fails the test instead of hanging the tier.
 SUITE_TIMEOUT = 240.0
 HOST_PROFILE = REPO_ROOT / "fixtures" / "profiles" / "host.yaml"
+#: Benchmark figures of this session ({name: value}), shown in the terminal summary by conftest.py.
+FIGURES: dict[str, object] = {}
 TOOLS = {
     "prometheus": "apt-get install -y --no-install-recommends prometheus",
     "prometheus-node-exporter": "apt-get install -y --no-install-recommends prometheus-node-exporter",

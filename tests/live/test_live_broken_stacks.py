@@ -14,9 +14,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
-from tests.live.live_support import SuiteRun, SuiteRunner, host_requirements, require_tools
 
 from monitoring_conformance.localstack import JOB_APP, LocalStack, StackSpec
+from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements, require_tools
 
 pytestmark = pytest.mark.live
 
@@ -113,9 +113,11 @@ def broken_runs(
         results: dict[str, SuiteRun | BaseException] = {}
         for name, future in futures.items():
             try:
-                results[name] = future.result()
+                results[name] = run = future.result()
             except Exception as exc:  # shown by the scenario's own test
                 results[name] = exc
+            else:
+                FIGURES[f"broken run {name} (s)"] = round(run.seconds, 2)
     return results
 
 

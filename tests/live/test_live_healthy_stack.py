@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from tests.live.live_support import SuiteRun, SuiteRunner, host_requirements
 
 from monitoring_conformance.localstack import LocalStack
+from tests.live.live_support import SuiteRun, SuiteRunner, host_requirements
 
 pytestmark = pytest.mark.live
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from tests.live.live_support import require_tools
 
 from monitoring_conformance import localstack
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.localstack import JOB_APP, JOB_NODE, LocalStack, StackSpec
+from tests.live.live_support import require_tools
 
 pytestmark = pytest.mark.live
 

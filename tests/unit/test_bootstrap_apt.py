@@ -46,7 +46,9 @@ def test_missing_tools_while_not_root_get_one_line_each_with_the_fix(machine: Fa
     assert "apt-get install -y --no-install-recommends prometheus`" in lines_for(machine, "promtool")[0]
     assert "apt-get install -y --no-install-recommends shellcheck`" in lines_for(machine, "shellcheck")[0]
     summary = machine.err[-1]
-    assert summary == "bootstrap: 4 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck"
+    assert (
+        summary == "bootstrap: 4 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck"
+    )
 
 
 def test_missing_tools_off_debian_point_at_the_manual_install(tmp_path: Path) -> None:
@@ -83,9 +85,19 @@ def test_root_on_debian_installs_the_packages_without_starting_services(machine:
 
     installs = [c for c in machine.apt_calls() if c[1] == "install"]
     assert installs == [
-        ("apt-get", "install", "-y", "--no-install-recommends", "prometheus", "prometheus-node-exporter", "shellcheck")
+        (
+            "apt-get",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "prometheus",
+            "prometheus-node-exporter",
+            "shellcheck",
+        )
     ]
-    assert machine.policy_seen_during_install == [True], "policy-rc.d must block service starts during install"
+    assert machine.policy_seen_during_install == [True], (
+        "policy-rc.d must block service starts during install"
+    )
     assert not machine.policy_rc.exists(), "the temporary policy-rc.d must be removed afterwards"
     install_env = machine.runner.envs[machine.runner.calls.index(installs[0])]
     assert install_env == {"DEBIAN_FRONTEND": "noninteractive"}
@@ -185,4 +197,7 @@ def test_import_check_notices_a_third_party_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import yaml\nfrom requests import Session\nimport json\n")
 
-    assert {n.split(".")[0] for n in _project_imports(module)} - set(sys.stdlib_module_names) == {"yaml", "requests"}
+    assert {n.split(".")[0] for n in _project_imports(module)} - set(sys.stdlib_module_names) == {
+        "yaml",
+        "requests",
+    }

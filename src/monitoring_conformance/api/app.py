@@ -6,8 +6,9 @@ import re
 import uuid
 from typing import Any
 
-from monitoring_conformance.api.http import Endpoint, decode_json
+from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 from monitoring_conformance.errors import EndpointError
+from monitoring_conformance.redact import redact
 
 HINTS = {404: "is --app-url the Todo backend's HTTP port (Service todo-backend, port 8000)?"}
 CANARY_HEADER = "X-Canary-Token"
@@ -18,6 +19,13 @@ MAX_TRAFFIC = 10_000
 ANY_STATUS = range(100, 600)
 
 _START_TIME = re.compile(r"^process_start_time_seconds(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
+
+
+class RoundTripError(AssertionError):
+    """A round-trip step did not behave. The message is redacted."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class TodoApp:
@@ -36,7 +44,7 @@ class TodoApp:
         response = self.endpoint.get("/healthz")
         data = decode_json(self.endpoint, response, expect="Todo backend JSON")
         if not isinstance(data, dict) or data.get("status") != "ok":
-            raise EndpointError(
+            raise endpoint_error(
                 f"GET /healthz -> {response.status_code} with {self.endpoint.excerpt(response.text)},"
                 f' expected {{"status": "ok"}} ({self.endpoint.where()})',
                 url=self.endpoint.url("/healthz"),
@@ -61,7 +69,7 @@ class TodoApp:
             steps.append(line)
             if response.status_code not in expect:
                 wanted = " or ".join(str(s) for s in expect)
-                raise AssertionError(
+                raise RoundTripError(
                     f"Todo round-trip failed at step '{name}': {line}, expected {wanted}:"
                     f" {self.endpoint.excerpt(response.text)} ({self.endpoint.where()})"
                 )
@@ -70,7 +78,7 @@ class TodoApp:
             try:
                 return response.json()
             except ValueError:
-                raise AssertionError(
+                raise RoundTripError(
                     f"Todo round-trip failed at step '{name}': {line} but the body is not JSON:"
                     f" {self.endpoint.excerpt(response.text)}"
                 ) from None
@@ -78,19 +86,19 @@ class TodoApp:
         created = step("create", "POST", base, (201, 200), {"title": title, "description": "monitoring"})
         task_id = created.get("id") if isinstance(created, dict) else None
         if task_id is None:
-            raise AssertionError(f"Todo round-trip failed at step 'create': no id in the answer {created!r}")
+            raise RoundTripError(f"Todo round-trip failed at step 'create': no id in the answer {created!r}")
         evidence["task_id"] = task_id
         item = f"{base}/{task_id}"
         read = step("read back", "GET", item, (200,))
         if not isinstance(read, dict) or read.get("title") != title:
-            raise AssertionError(
+            raise RoundTripError(
                 f"Todo round-trip failed at step 'read back': expected title {title!r}, got {read!r}"
             )
         listed = step("list", "GET", base, (200,))
         tasks = listed.get("tasks", listed.get("items")) if isinstance(listed, dict) else listed
         ids = [t.get("id") for t in tasks or [] if isinstance(t, dict)]
         if task_id not in ids:
-            raise AssertionError(
+            raise RoundTripError(
                 f"Todo round-trip failed at step 'list': task {task_id} is not in GET {base} (ids {ids[:10]})"
             )
         step("delete", "DELETE", item, (200, 204))

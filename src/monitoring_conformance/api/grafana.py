@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitoring_conformance.api.http import Endpoint, decode_json
+from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 from monitoring_conformance.api.panels import DATASOURCE_UIDS, panel_queries, resolve_datasource
 from monitoring_conformance.errors import EndpointError
+from monitoring_conformance.redact import redact
 
 __all__ = [
     "DATASOURCE_UIDS",
@@ -113,7 +114,7 @@ class Grafana:
         data = decode_json(self.endpoint, response, expect="Grafana health JSON")
         health = {str(k): str(v) for k, v in (data or {}).items()} if isinstance(data, dict) else {}
         if health.get("database") != "ok":
-            raise EndpointError(
+            raise endpoint_error(
                 f"Grafana is not healthy: database is {health.get('database', 'unknown')!r}"
                 f" (GET /api/health -> {response.status_code}, {self.endpoint.where()})",
                 url=self.endpoint.url("/api/health"),
@@ -144,7 +145,7 @@ class Grafana:
             params["query"] = query
         data = decode_json(self.endpoint, self.endpoint.get("/api/search", params))
         if not isinstance(data, list):
-            raise EndpointError(
+            raise endpoint_error(
                 f"GET /api/search answered {type(data).__name__}, not a list ({self.endpoint.where()})",
                 url=self.endpoint.url("/api/search"),
             )
@@ -157,7 +158,7 @@ class Grafana:
         data = decode_json(self.endpoint, self.endpoint.get(path, hints={404: hint}))
         model = data.get("dashboard") if isinstance(data, dict) else None
         if not isinstance(model, dict):
-            raise EndpointError(f"GET {path} answered without a dashboard ({self.endpoint.where()})")
+            raise endpoint_error(f"GET {path} answered without a dashboard ({self.endpoint.where()})")
         return model
 
     def datasource_health(self, uid: str) -> DatasourceHealth:
@@ -168,7 +169,7 @@ class Grafana:
         data = decode_json(self.endpoint, response)
         if not isinstance(data, dict) or "status" not in data:
             raise self.endpoint.status_error("GET", response.url, response.status_code, response.text)
-        return DatasourceHealth(uid, str(data["status"]), str(data.get("message", "")))
+        return DatasourceHealth(uid, str(data["status"]), redact(str(data.get("message", ""))))
 
     def ds_query(
         self,
@@ -191,7 +192,7 @@ class Grafana:
                 data = None
         if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
             self.endpoint.check(response)  # 401, 404, 5xx...: the usual error
-            raise EndpointError(
+            raise endpoint_error(
                 f"POST /api/ds/query -> {response.status_code} without per-query results"
                 f" ({self.endpoint.where()}): {self.endpoint.excerpt(response.text)}",
                 url=self.endpoint.url("/api/ds/query"),
@@ -228,7 +229,7 @@ def _ref_result(ref_id: str, raw: Mapping[str, Any]) -> RefResult:
     return RefResult(
         ref_id=ref_id,
         status=int(status) if isinstance(status, int) else None,
-        error=str(error) if error else None,
+        error=redact(str(error)) if error else None,
         frames=len(frames),
         series=series,
         rows=rows,

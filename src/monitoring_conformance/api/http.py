@@ -57,6 +57,11 @@ class AuthError(Unrecoverable):
         super().__init__(message)
 
 
+def endpoint_error(message: str, *, url: str = "", status: int | None = None) -> EndpointError:
+    """An EndpointError whose message and URL have passed through :func:`redact`."""
+    return EndpointError(redact(message), url=redact(url), status=status)
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -242,8 +247,10 @@ class Endpoint:
             else:
                 fix = merged.get(status) or merged.get(401) or "check the credentials in the session"
             return AuthError(
-                f"{self.name} at {self.base_url} answered {status} {_reason(status)}"
-                f" to {method} {self.relative(bare)}: {fix} ({self.via})",
+                redact(
+                    f"{self.name} at {self.base_url} answered {status} {_reason(status)}"
+                    f" to {method} {self.relative(bare)}: {fix} ({self.via})"
+                ),
                 url=redact(bare),
                 status=status,
             )
@@ -255,7 +262,7 @@ class Endpoint:
             parts.append(detail)
         if status in merged:
             parts.append(merged[status])
-        return EndpointError(": ".join(parts), url=redact(bare), status=status)
+        return endpoint_error(": ".join(parts), url=bare, status=status)
 
     def transport_error(
         self, method: str, url: str, exc: BaseException, *, params: Params = None
@@ -267,7 +274,7 @@ class Endpoint:
         self._record(method, url + query, self.classify(exc))
         bare = urlsplit(url)._replace(query="", fragment="").geturl() or url
         reason = self.classify(exc)
-        return EndpointError(f"{method} {redact(bare)} -> {reason} ({self.where()})", url=redact(bare))
+        return endpoint_error(f"{method} {bare} -> {reason} ({self.where()})", url=bare)
 
     def classify(self, exc: BaseException) -> str:
         """A few words for a transport failure: connection refused, DNS lookup failed, timed out..."""
@@ -344,9 +351,9 @@ def decode_json(endpoint: Endpoint, response: requests.Response, *, expect: str 
     except ValueError:
         method = response.request.method if response.request is not None else "GET"
         rel = endpoint.relative(response.url or "")
-        raise EndpointError(
+        raise endpoint_error(
             f"{method} {rel} -> {response.status_code} but the body is not {expect} ({endpoint.where()}):"
             f" {endpoint.excerpt(response.text)}; is the URL pointing at {endpoint.name}?",
-            url=redact(response.url or ""),
+            url=response.url or "",
             status=response.status_code,
         ) from None

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitoring_conformance.api.http import Endpoint, decode_json
-from monitoring_conformance.errors import EndpointError
+from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 
 HINTS = {
     404: "is --loki-url the Loki HTTP port (3100)?",
@@ -104,7 +103,7 @@ class Loki:
         data = self._envelope("/loki/api/v1/query_range", params, query=logql)
         kind = data.get("resultType") if isinstance(data, dict) else None
         if kind != "streams":
-            raise EndpointError(
+            raise endpoint_error(
                 f"Loki answered {kind!r} for {logql!r}, expected log streams; use a log query, not a metric"
                 f" query ({self.endpoint.where()})",
                 url=self.endpoint.url("/loki/api/v1/query_range"),
@@ -129,7 +128,7 @@ class Loki:
     def _envelope(self, path: str, params: dict[str, Any] | None = None, *, query: str = "") -> Any:
         body = self._json(path, params, query=query)
         if not isinstance(body, dict) or body.get("status") != "success":
-            raise EndpointError(
+            raise endpoint_error(
                 f"GET {path} -> not a success envelope ({self.endpoint.where()}):"
                 f" {self.endpoint.excerpt(json.dumps(body))}",
                 url=self.endpoint.url(path),

@@ -20,8 +20,9 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from monitoring_conformance.api.http import Endpoint, decode_json
+from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 from monitoring_conformance.errors import EndpointError
+from monitoring_conformance.redact import redact
 
 T = TypeVar("T")
 
@@ -163,7 +164,7 @@ class Prometheus:
                     job=labels.get("job", ""),
                     health=str(item.get("health", "unknown")),
                     scrape_url=str(item.get("scrapeUrl", "")),
-                    last_error=str(item.get("lastError", "")),
+                    last_error=redact(str(item.get("lastError", ""))),
                     last_scrape=str(item.get("lastScrape", "")),
                     scrape_pool=str(item.get("scrapePool", "")),
                     labels=labels,
@@ -199,7 +200,7 @@ class Prometheus:
             raise self._not_prometheus(url, what) from None
 
     def _not_prometheus(self, url: str, what: str) -> EndpointError:
-        return EndpointError(
+        return endpoint_error(
             f"GET {url} -> 200 but the body is {what} ({self.endpoint.where()});"
             " is --prometheus-url pointing at Prometheus?",
             url=url,
@@ -210,7 +211,7 @@ class Prometheus:
         if status in (400, 422) and error is not None:
             expr = params.get("query", "")
             shown = expr if len(expr) <= 160 else expr[:159] + "…"
-            return EndpointError(
+            return endpoint_error(
                 f"Prometheus rejected the query {shown!r}: {error}"
                 f" (GET {url} -> {status}, {self.endpoint.where()})",
                 url=url,

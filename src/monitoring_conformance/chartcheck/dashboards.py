@@ -177,9 +177,9 @@ def queries(
 
 
 def check_log_queries(
-    log_queries: Sequence[Query], stream_labels: Iterable[str], app_stream: Mapping[str, str]
+    log_queries: Sequence[Query], stream_labels: Iterable[str], app_stream: Mapping[str, str] | None = None
 ) -> list[Finding]:
-    """LogQL selectors use only labels Alloy sets, and select the Todo backend's stream ``app_stream``."""
+    """LogQL selectors use only labels Alloy sets and (when given) select the stream ``app_stream``."""
     allowed = set(stream_labels)
     findings: list[Finding] = []
     for query in log_queries:
@@ -199,7 +199,7 @@ def check_log_queries(
                         f"(it sets {sorted(allowed)})"
                     )
                 )
-            elif not selector_matches(matchers, app_stream):
+            elif app_stream is not None and not selector_matches(matchers, app_stream):
                 findings.append(
                     query.finding(
                         f"stream selector does not match the Todo backend's stream {dict(app_stream)}"

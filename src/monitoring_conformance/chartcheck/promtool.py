@@ -14,8 +14,8 @@ from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.runner import Runner, SubprocessRunner, find_tool
 
 PROMTOOL_FIX = (
-    "install promtool (Debian/Ubuntu: `apt-get install -y --no-install-recommends prometheus`) "
-    "or put it on PATH"
+    "run `python -m monitoring_conformance.bootstrap` (installs it from the Debian package prometheus), "
+    "or install promtool (it ships with Prometheus, https://prometheus.io/download/) on PATH"
 )
 
 

@@ -1,9 +1,15 @@
 """app.unchanged: the Todo backend stays healthy while monitoring runs next to it.
 
 Three facts: ``/healthz`` answers, a create/read/delete round trip works, and the backend did not restart.
-Restarts come from the profile's ``restarts`` entry: ``mode: total`` reads a counter (kube-state-metrics'
-``kube_pod_container_status_restarts_total``) that must stay at or below the threshold; ``mode: unchanged``
-compares the query's values (``process_start_time_seconds``) at session start and at the check.
+Restarts come from the profile's ``restarts`` entry:
+
+* ``mode: total``: a counter from Prometheus (``kube_pod_container_status_restarts_total`` of
+  kube-state-metrics) that must stay at or below the threshold;
+* ``mode: unchanged``: the values of a Prometheus query at session start and at the check must match;
+* ``mode: process``: ``process_start_time_seconds`` from the backend's own ``/metrics`` at session start
+  and at the check must match (no dependency on scraping).
+
+Health and round trip are checked first: a backend that is down fails, whatever the restart data says.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.wait import Clock, eventually
 
+#: Seconds a baseline taken from Prometheus may wait for its first series at session start.
+BASELINE_BUDGET_S = 30.0
+
 
 class TodoBackend(Protocol):
     """The Todo backend as app.unchanged uses it (api.app.TodoApp)."""
@@ -30,12 +39,14 @@ class TodoBackend(Protocol):
 
     def roundtrip(self, user_id: str) -> Mapping[str, Any]: ...
 
+    def process_start_time(self) -> float | None: ...
+
 
 @dataclass
 class Baseline:
-    """The restarts query's values at session start (``mode: unchanged``), or why there are none."""
+    """Restart data at session start (modes ``unchanged`` and ``process``), or why there is none."""
 
-    query: str
+    source: str
     values: dict[str, float] | None = None
     error: str = ""
     series: list[str] = field(default_factory=list)
@@ -46,79 +57,126 @@ def series_key(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def take_baseline(prometheus: Prometheus, spec: Spec, *, clock: Clock | None = None) -> Baseline:
-    """Read the restarts query at session start; never raises (a failure is kept in ``error``)."""
-    query = spec.mapping("restarts")["query"]
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def take_baseline(
+    prometheus: Prometheus | None, app: TodoBackend | None, spec: Spec, *, clock: Clock | None = None
+) -> Baseline | None:
+    """Read the restart data at session start. Never raises: a failure is kept in ``error``."""
+    restarts = spec.mapping("restarts")
+    mode, query = restarts["mode"], restarts["query"]
+    if mode == "process":
+        source = f"process_start_time_seconds from {app.endpoint.describe()}/metrics" if app else "the app"
+        if app is None:
+            return Baseline(source, error="no Todo backend endpoint")
+        try:
+            started = app.process_start_time()
+        except Exception as exc:
+            return Baseline(source, error=_one_line(exc))
+        if started is None:
+            return Baseline(source, error="the backend's /metrics has no process_start_time_seconds")
+        return Baseline(source, values={"process": started}, series=["process"])
+    if mode != "unchanged":
+        return None
+    if prometheus is None:
+        return Baseline(query, error="no Prometheus endpoint")
 
     def probe() -> dict[str, float]:
         samples = prometheus.query(query)
         assert samples, f"no series for {query}"
         return {series_key(s.metric): s.value for s in samples}
 
+    budget = min(spec.timeout, BASELINE_BUDGET_S)
     try:
         values = eventually(
-            probe, timeout=spec.timeout, interval=spec.interval, what="restart baseline", clock=clock
+            probe, timeout=budget, interval=spec.interval, what="restart baseline", clock=clock
         )
     except (WaitTimeout, Unrecoverable) as exc:
-        return Baseline(query=query, error=" ".join(str(exc).split()))
-    return Baseline(query=query, values=values, series=sorted(values))
+        return Baseline(query, error=_one_line(exc))
+    return Baseline(query, values=values, series=sorted(values))
 
 
 def unchanged(
-    prometheus: Prometheus,
+    prometheus: Prometheus | None,
     app: TodoBackend,
     spec: Spec,
     record: Record,
     *,
     baseline: Baseline | None = None,
     clock: Clock | None = None,
-) -> int:
-    """Health, round trip and restarts; returns the restarts seen. Restarts above threshold fail at once."""
+) -> int | None:
+    """Health, round trip and restarts; returns the restarts seen (None: restarts not verifiable).
+
+    Restarts above the threshold fail at once. Without a baseline (modes unchanged/process) the health
+    part is still checked, and then the requirement is not_verified.
+    """
     restarts = spec.mapping("restarts")
     mode, query = restarts["mode"], restarts["query"]
     user_id = spec.text("user_id")
     allowed = float(spec.threshold or 0.0)
     record.threshold = allowed
-    if mode == "unchanged" and (baseline is None or baseline.values is None):
-        reason = baseline.error if baseline is not None else "no baseline was taken at session start"
-        record.message = f"restarts not verifiable: no baseline of {query} at session start ({reason})"
-        raise NotVerifiable(record.message)
-    before = baseline.values if baseline is not None and baseline.values is not None else {}
-    seen: dict[str, Any] = {}
+    before = baseline.values if baseline is not None and baseline.values is not None else None
+    seen: dict[str, Any] = {"mode": mode}
+    if baseline is not None:
+        seen["baseline"] = {"source": baseline.source, "values": baseline.values, "error": baseline.error}
 
-    def probe() -> int:
+    def probe() -> int | None:
         seen["health"] = app.health()
         seen["roundtrip"] = dict(app.roundtrip(user_id))
-        if mode == "total":
-            value = prometheus.scalar(query)
-            assert value is not None, f"no series for {query}"
-            count = int(value)
-            seen["restarts"] = {"query": query, "value": value}
-        else:
-            count = _changed(prometheus, query, before, seen)
-        if count > allowed:
+        count = _restarts(prometheus, app, mode, query, before, seen)
+        if count is not None and count > allowed:
             raise Unrecoverable(f"{count} restart(s) of the Todo backend ({mode}: {query}), max {allowed:g}")
         return count
 
-    poll = Poll(record, spec, clock=clock, endpoints=(app.endpoint, prometheus.endpoint))
+    endpoints = (app.endpoint, prometheus.endpoint if prometheus else None)
+    poll = Poll(record, spec, clock=clock, endpoints=endpoints)
     try:
         count = poll.until(
             probe,
-            what=f"Todo backend healthy, round trip for user {user_id!r} works, at most {allowed:g} restarts",
-            look_next="the Todo backend's logs and `kubectl describe pod` (or its process) for crashes",
+            what=f"Todo backend healthy (/healthz), round trip for {user_id!r}, at most {allowed:g} restarts",
+            look_next="the Todo backend's log and `kubectl describe pod` (or its process) for crashes",
         )
     finally:
         record.add_evidence(f"GET /healthz, CRUD /api/{user_id}/tasks ({request_line(app.endpoint)})", seen)
-        if "restarts" in seen:
-            record.measured = seen["restarts"].get("count", seen["restarts"].get("value"))
+    if count is None:
+        reason = baseline.error if baseline is not None else "no baseline was taken at session start"
+        record.measured = None
+        raise NotVerifiable(
+            f"health and round trip pass, but restarts cannot be told: no baseline of {query} ({reason})"
+        )
     record.measured = count
     return count
 
 
-def _changed(prometheus: Prometheus, query: str, before: Mapping[str, float], seen: dict[str, Any]) -> int:
-    now = {series_key(s.metric): s.value for s in prometheus.query(query)}
-    gone = [key for key in before if key not in now]
-    changed = [key for key in before if key in now and now[key] != before[key]]
-    seen["restarts"] = {"query": query, "before": dict(before), "now": now, "count": len(changed)}
+def _restarts(
+    prometheus: Prometheus | None,
+    app: TodoBackend,
+    mode: str,
+    query: str,
+    before: Mapping[str, float] | None,
+    seen: dict[str, Any],
+) -> int | None:
+    if mode == "total":
+        if prometheus is None:
+            return None
+        value = prometheus.scalar(query)
+        assert value is not None, f"no series for {query}"
+        seen["restarts"] = {"query": query, "value": value}
+        return int(value)
+    if before is None:
+        return None
+    if mode == "process":
+        now = app.process_start_time()
+        seen["restarts"] = {"before": before["process"], "now": now}
+        assert now is not None, "the backend's /metrics has no process_start_time_seconds"
+        return 0 if now == before["process"] else 1
+    if prometheus is None:
+        return None
+    current = {series_key(s.metric): s.value for s in prometheus.query(query)}
+    gone = [key for key in before if key not in current]
+    changed = [key for key in before if key in current and current[key] != before[key]]
+    seen["restarts"] = {"query": query, "before": dict(before), "now": current, "changed": changed}
     assert not gone, f"series gone since session start: {', '.join(gone)} ({query})"
     return len(changed)

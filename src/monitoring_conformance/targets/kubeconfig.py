@@ -1,255 +1,199 @@
 """The kubeconfig target: an existing cluster, reached through the API server's service proxy.
 
-No port-forward processes: every service is addressed as
-``<api>/api/v1/namespaces/<ns>/services/<scheme>:<name>:<port>/proxy/`` with a :class:`requests.Session`
-built from the kubeconfig by the official ``kubernetes`` config loader (certificates, bearer tokens, exec
-plugins). The API server drops the ``Authorization`` header before proxying (kubernetes/kubernetes#38775),
-so Grafana gets its admin credentials by logging in once (``POST /login``); its session cookie then
-travels through the proxy.
+The release already installed is verified as it is; ``--install-chart`` installs or upgrades it first
+(``helm upgrade --install`` with rollback on failure, so a failed upgrade leaves the cluster as it was).
+Nothing is ever deleted. Services, the session and the Grafana login are in :mod:`.kubeaccess`;
+``kube_session`` and ``service_proxy_url`` are re-exported here, where docs/design.md names them.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
 
 import requests
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
-from kubernetes.config.config_exception import ConfigException
 
-from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
-from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
-from monitoring_conformance.redact import register_secret
+from monitoring_conformance.api.http import Endpoint
+from monitoring_conformance.diagnostics import Sources, collect
+from monitoring_conformance.errors import ToolError, UsageError
+from monitoring_conformance.orchestrate import (
+    REPO_ROOT,
+    ClusterHelm,
+    build_dependencies,
+    deployed_at,
+    install_release,
+)
+from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.targets.kubeaccess import (
+    DEFAULT_KUBECONFIG,
+    Connection,
+    SecretReader,
+    core_api,
+    grafana_credentials,
+    kube_session,
+    service_proxy_url,
+)
+from monitoring_conformance.tools.helm import HELM_FIX, Helm, HelmVersion
+from monitoring_conformance.tools.kubectl import Kubectl
+from monitoring_conformance.tools.runner import Runner, find_tool
+from monitoring_conformance.wait import Clock
+
+__all__ = ["KubeconfigTarget", "kube_session", "service_proxy_url"]
 
 Echo = Callable[[str], None]
-
-#: Stable service names and ports of charts/monitoring and the Todo backend (docs/design.md).
-SERVICES = {
-    "prometheus": ("monitoring", "kps-prometheus", 9090, "Prometheus"),
-    "grafana": ("monitoring", "grafana", 80, "Grafana"),
-    "loki": ("monitoring", "loki", 3100, "Loki"),
-    "app": ("app", "todo-backend", 8000, "Todo backend"),
-}
-GRAFANA_SECRET = "grafana"
-DEFAULT_KUBECONFIG = "~/.kube/config"
+CHART = REPO_ROOT / "charts" / "monitoring"
+INSTALL_WAIT_SECONDS = 900
 
 
 def _stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
 
 
-# -- the session ----------------------------------------------------------------------------------------
+class KubeconfigTarget:
+    """An existing cluster: verify the installed release (or install it with --install-chart)."""
 
+    name = "kubeconfig"
 
-class _KubeAuth(requests.auth.AuthBase):
-    """Adds the kubeconfig's bearer token on every request (asking the loader again lets exec plugins refresh)."""
-
-    def __init__(self, configuration: Any):
-        self.configuration = configuration
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        for setting in self.configuration.auth_settings().values():
-            if setting.get("in") == "header" and setting.get("value"):
-                value = str(setting["value"])
-                register_secret(value.split(" ", 1)[-1])
-                request.headers[str(setting.get("key", "authorization"))] = value
-        return request
-
-
-def kubeconfig_paths(kubeconfig: str | None) -> list[Path]:
-    """The files named by ``--kubeconfig``/KUBECONFIG (a path list like kubectl's), or ~/.kube/config."""
-    raw = kubeconfig or DEFAULT_KUBECONFIG
-    return [Path(part).expanduser() for part in raw.split(os.pathsep) if part]
-
-
-def kube_session(
-    kubeconfig: str | None,
-    context: str | None,
-    *,
-    shown_kubeconfig: str = "--kubeconfig",
-    shown_context: str = "--context",
-) -> tuple[requests.Session, str]:
-    """A session that authenticates to the API server as the kubeconfig says, and the API server's URL.
-
-    A missing file or an unknown context is a one-line UsageError naming the option, the value, the
-    contexts available and the fix. ``shown_*`` say how the user gave the options (flag or env twin).
-    """
-    paths = kubeconfig_paths(kubeconfig)
-    if not any(path.is_file() for path in paths):
-        given = kubeconfig or DEFAULT_KUBECONFIG
-        raise UsageError(
-            f"{shown_kubeconfig} {given}: kubeconfig file not found; pass an existing kubeconfig "
-            "(e.g. `kind get kubeconfig --name NAME > kubeconfig`) or set KUBECONFIG"
-        )
-    config_file = os.pathsep.join(str(path) for path in paths if path.is_file())
-    try:
-        contexts, active = kube_config.list_kube_config_contexts(config_file=config_file)
-    except (ConfigException, OSError, ValueError) as exc:
-        raise UsageError(f"{shown_kubeconfig} {config_file}: not a usable kubeconfig ({exc}); "
-                         "pass a kubeconfig file with clusters, users and contexts") from None
-    names = [str(item.get("name")) for item in contexts or []]
-    if context is not None and context not in names:
-        raise UsageError(
-            f"{shown_context} {context}: no such context in {config_file}; contexts available: "
-            f"{', '.join(names) or 'none'}; pass one of them with --context"
-        )
-    if context is None and not active:
-        raise UsageError(
-            f"{shown_kubeconfig} {config_file}: no current-context set; pass --context "
-            f"(contexts available: {', '.join(names) or 'none'})"
-        )
-    configuration = kube_client.Configuration()
-    try:
-        kube_config.load_kube_config(
-            config_file=config_file, context=context, client_configuration=configuration,
-            persist_config=False,
-        )
-    except (ConfigException, OSError, ValueError) as exc:
-        which = context or (active or {}).get("name", "?")
-        raise UsageError(f"{shown_kubeconfig} {config_file}: context {which} cannot be loaded ({exc}); "
-                         "check its cluster and user entries") from None
-    return _session(configuration), str(configuration.host).rstrip("/")
-
-
-def _session(configuration: Any) -> requests.Session:
-    session = requests.Session()
-    session.auth = _KubeAuth(configuration)
-    if not configuration.verify_ssl:
-        session.verify = False
-    elif configuration.ssl_ca_cert:
-        session.verify = str(configuration.ssl_ca_cert)
-    if configuration.cert_file and configuration.key_file:
-        session.cert = (str(configuration.cert_file), str(configuration.key_file))
-    if configuration.proxy:
-        session.proxies = {"http": str(configuration.proxy), "https": str(configuration.proxy)}
-    return session
-
-
-def core_api(kubeconfig: str | None, context: str | None) -> Any:
-    """A CoreV1Api for the same kubeconfig/context (used to read the Grafana Secret)."""
-    configuration = kube_client.Configuration()
-    config_file = os.pathsep.join(str(p) for p in kubeconfig_paths(kubeconfig) if p.is_file())
-    kube_config.load_kube_config(config_file=config_file, context=context, client_configuration=configuration,
-                                 persist_config=False)
-    return kube_client.CoreV1Api(kube_client.ApiClient(configuration))
-
-
-def service_proxy_url(api_base: str, namespace: str, service: str, port: int | str, scheme: str = "http") -> str:
-    """``<api>/api/v1/namespaces/<ns>/services/<scheme>:<name>:<port>/proxy`` (no trailing slash)."""
-    return f"{api_base.rstrip('/')}/api/v1/namespaces/{namespace}/services/{scheme}:{service}:{port}/proxy"
-
-
-# -- Grafana credentials --------------------------------------------------------------------------------
-
-
-class SecretReader(Protocol):
-    """The part of CoreV1Api this module uses (tests pass a CoreV1ApiDouble)."""
-
-    def read_namespaced_secret(self, name: str, namespace: str) -> Any: ...
-
-
-def grafana_secret_ref(values: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(secret name, user key, password key) from the release's values (``admin.existingSecret`` or default)."""
-    grafana = ((values.get("kube-prometheus-stack") or {}).get("grafana") or {}) if values else {}
-    admin = grafana.get("admin") or {}
-    name = str(admin.get("existingSecret") or GRAFANA_SECRET)
-    return name, str(admin.get("userKey") or "admin-user"), str(admin.get("passwordKey") or "admin-password")
-
-
-def read_grafana_credentials(
-    api: SecretReader, namespace: str, ref: tuple[str, str, str] = (GRAFANA_SECRET, "admin-user", "admin-password")
-) -> tuple[str, str]:
-    """(user, password) from the Secret; the password is registered for redaction at once."""
-    name, user_key, password_key = ref
-    try:
-        secret = api.read_namespaced_secret(name, namespace)
-    except kube_client.ApiException as exc:
-        raise ConformanceError(
-            f"cannot read Secret {namespace}/{name} for the Grafana admin login ({exc.status} {exc.reason}): "
-            "grant `get secrets` in that namespace or set MC_GRAFANA_USER/MC_GRAFANA_PASSWORD"
-        ) from None
-    data = getattr(secret, "data", None) or {}
-    decoded: dict[str, str] = {}
-    for key in (user_key, password_key):
-        if key not in data:
-            raise ConformanceError(
-                f"Secret {namespace}/{name} has no key {key}: set admin.userKey/admin.passwordKey in the "
-                "chart values or MC_GRAFANA_USER/MC_GRAFANA_PASSWORD"
-            )
-        decoded[key] = base64.b64decode(data[key]).decode("utf-8")
-    register_secret(decoded[password_key])
-    return decoded[user_key], decoded[password_key]
-
-
-def grafana_login(endpoint: Endpoint, user: str, password: str) -> None:
-    """Log in once; Grafana's session cookie then rides along through the API-server proxy."""
-    register_secret(password)
-    endpoint.post_json("login", {"user": user, "password": password})
-
-
-# -- building the stack ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Connection:
-    """What both kube targets need to reach the stack."""
-
-    kubeconfig: str | None
-    context: str | None
-    namespaces: dict[str, str] = field(default_factory=lambda: {"monitoring": "monitoring", "app": "todo"})
-    shown_kubeconfig: str = "--kubeconfig"
-    shown_context: str = "--context"
-
-    def endpoints(self) -> dict[str, Endpoint]:
-        """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there)."""
-        shared, api_base = kube_session(self.kubeconfig, self.context, shown_kubeconfig=self.shown_kubeconfig,
-                                        shown_context=self.shown_context)
-        result: dict[str, Endpoint] = {}
-        for key, (ns_key, service, port, name) in SERVICES.items():
-            session = shared
-            if key == "grafana":
-                session, _ = kube_session(self.kubeconfig, self.context)
-            url = service_proxy_url(api_base, self.namespaces[ns_key], service, port)
-            result[key] = Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10.0, 30.0))
-        return result
-
-    def stack(
+    def __init__(
         self,
-        target: str,
+        settings: Settings,
+        runner: Runner,
         *,
-        credentials: tuple[str, str] | None,
-        t0: float | None,
-        t0_source: str,
-        versions: Mapping[str, str],
-        timings: Mapping[str, float],
+        clock: Clock | None = None,
         echo: Echo = _stderr,
-    ) -> Stack:
-        endpoints = self.endpoints()
-        if credentials is not None:
-            try:
-                grafana_login(endpoints["grafana"], *credentials)
-            except ConformanceError as exc:
-                echo(f"[{target}] Grafana login through the API-server proxy failed: {exc}")
-        return Stack(
-            target=target,
-            prometheus=endpoints["prometheus"],
-            grafana=endpoints["grafana"],
-            loki=endpoints["loki"],
-            app=endpoints["app"],
-            t0=t0,
-            t0_source=t0_source,
-            namespaces=dict(self.namespaces),
-            versions=dict(versions),
-            timings=dict(timings),
+        wall: Callable[[], float] = time.time,
+        secret_reader: Callable[[], SecretReader] | None = None,
+        session_hook: Callable[[requests.Session], None] | None = None,
+    ):
+        self.settings = settings
+        self.runner = runner
+        self.clock = clock or Clock()
+        self.echo = echo
+        self.wall = wall
+        self.namespaces = {"monitoring": settings.monitoring_namespace, "app": settings.app_namespace}
+        self.connection = Connection(
+            settings.kubeconfig, settings.context, self.namespaces,
+            shown_kubeconfig=_shown(settings, "kubeconfig"), shown_context=_shown(settings, "context"),
+            session_hook=session_hook,
         )
+        self.secret_reader = secret_reader or (lambda: core_api(settings.kubeconfig, settings.context))
+        self.stack: Stack | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- tools ----------------------------------------------------------------------------------------
+
+    def helm(self) -> ClusterHelm:
+        path = find_tool("helm", fix=HELM_FIX) if self.settings.install_chart else _optional_tool("helm")
+        return ClusterHelm(self.runner, path, kubeconfig=self.settings.kubeconfig,
+                           context=self.settings.context)
+
+    def kubectl(self) -> Kubectl:
+        return Kubectl(self.runner, _optional_tool("kubectl"), kubeconfig=self.settings.kubeconfig,
+                       context=self.settings.context)
+
+    # -- Target ---------------------------------------------------------------------------------------
+
+    def plan(self) -> list[list[str]]:
+        s = self.settings
+        helm, kubectl = self.helm(), self.kubectl()
+        lines: list[list[str]] = [[f"# kubeconfig {s.kubeconfig or DEFAULT_KUBECONFIG}, context "
+                                   f"{s.context or '(current)'}; services via the API-server proxy (HTTP)"]]
+        if s.install_chart:
+            lines += [
+                helm.argv("version", "--template", "{{.Version}}"), helm.dependency_build_argv(CHART),
+                ["# helm 4 shown; helm 3 gets --wait and --atomic"],
+                helm.upgrade_install_argv(
+                    s.release, CHART, namespace=s.monitoring_namespace,
+                    values_files=[s.values] if s.values else [], version=HelmVersion(4, 0, 0),
+                    wait_seconds=INSTALL_WAIT_SECONDS, rollback_on_failure=True,
+                ),
+            ]
+        lines += [helm.status_argv(s.release, s.monitoring_namespace)]
+        if s.install_chart:
+            lines += [["# repeated until every pod is ready"],
+                      kubectl.argv("get", "pods", "--namespace", s.monitoring_namespace, "-o", "json")]
+        if not (s.grafana.user and s.grafana.password):
+            lines += [helm.get_values_argv(s.release, s.monitoring_namespace),
+                      [f"# GET Secret {s.monitoring_namespace}/grafana (kubernetes client), then POST "
+                       "Grafana /login through the proxy"]]
+        return lines
+
+    def open(self) -> Stack:
+        s = self.settings
+        self.connection.session()  # a bad kubeconfig/context fails here, before any command runs
+        helm = self.helm()
+        have_helm = Path(helm.path).is_absolute()
+        start = self.clock.now()
+        t0: float | None
+        if s.install_chart:
+            build_dependencies(self.runner, helm, CHART, target=self.name)
+            t0, source = install_release(
+                helm, self.kubectl(), release=s.release, chart=CHART, namespace=s.monitoring_namespace,
+                values=s.values, version=None, wait_seconds=INSTALL_WAIT_SECONDS, ready_timeout=300,
+                clock=self.clock, wall=self.wall, rollback_on_failure=True, target=self.name,
+            )
+            self.timings["install"] = round(self.clock.now() - start, 3)
+        elif have_helm:
+            t0, source = self._deployed(helm)
+        else:
+            t0, source = None, "unknown: helm not found, so the release's deploy time cannot be read"
+        if s.deployed_at is not None:
+            t0, source = s.deployed_at, s.shown("deployed_at")
+        credentials = grafana_credentials(
+            s, helm if have_helm else None, self.secret_reader, namespace=s.monitoring_namespace,
+            release=s.release, echo=self.echo, target=self.name,
+        )
+        versions = {"helm": str(helm.version())} if have_helm else {}
+        self.stack = self.connection.stack(self.name, credentials=credentials, t0=t0, t0_source=source,
+                                           versions=versions, timings=self.timings, echo=self.echo)
+        return self.stack
+
+    def close(self, *, failed: bool) -> None:
+        """Nothing is deleted: the cluster and the release belong to the user."""
+
+    def diagnostics(self, directory: Path) -> dict[str, str]:
+        s = self.settings
+        endpoints = _endpoints(self.stack)
+        sources = Sources(
+            kubectl=self.kubectl(), helm=self.helm(), release=s.release,
+            monitoring_namespace=s.monitoring_namespace, endpoints=endpoints,
+            versions=self.stack.versions if self.stack else {},
+        )
+        return collect(directory, sources)
+
+    def _deployed(self, helm: Helm) -> tuple[float | None, str]:
+        s = self.settings
+        try:
+            status = helm.status(s.release, s.monitoring_namespace)
+        except ToolError as exc:
+            raise UsageError(
+                f"--release {s.release}: no such release in namespace {s.monitoring_namespace} ({exc}); "
+                "install it first, pass --install-chart, or fix --release/--monitoring-namespace"
+            ) from None
+        stamp = deployed_at(status)
+        if stamp is None:
+            return None, "unknown: helm status has no info.last_deployed"
+        return stamp, "helm status info.last_deployed"
 
 
-def tool_missing(exc: ToolError) -> bool:
-    return "not found" in str(exc)
+def _shown(settings: Settings, name: str) -> str:
+    """How the option was given, without its value (``--kubeconfig`` or ``KUBECONFIG=``)."""
+    shown = settings.shown(name)
+    value = str(getattr(settings, name))
+    return shown[: -len(value)].rstrip(" =") if value and shown.endswith(value) else shown
+
+
+def _optional_tool(name: str) -> str:
+    try:
+        return find_tool(name, fix="")
+    except ToolError:
+        return name
+
+
+def _endpoints(stack: Stack | None) -> dict[str, Endpoint | None]:
+    if stack is None:
+        return {}
+    return {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki, "app": stack.app}

@@ -9,7 +9,7 @@ from monitoring_conformance.tools.runner import Runner, SubprocessRunner, find_t
 
 DOCKER_FIX = "install Docker (https://docs.docker.com/engine/install/) and start the engine"
 #: `docker info` answers in well under a second when the engine runs; a hung socket must not stall preflight.
-INFO_TIMEOUT = 4.0
+INFO_TIMEOUT = 3.0
 BUILD_TIMEOUT = 900.0
 
 PathLike = str | os.PathLike[str]

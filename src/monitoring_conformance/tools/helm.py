@@ -181,7 +181,7 @@ class Helm:
         return data if isinstance(data, dict) else {}
 
     def dependency_build_argv(self, chart: PathLike) -> list[str]:
-        return self.argv("dependency", "build", str(chart))
+        return [self.path, "dependency", "build", str(chart)]  # needs no cluster
 
 
 def install_flags(version: HelmVersion, *, wait_seconds: int, rollback_on_failure: bool = False) -> list[str]:

@@ -55,9 +55,9 @@ class KindVersion:
         return f"v{self.major}.{self.minor}.{self.patch}"
 
 
-def kind_version(runner: Runner, path: str) -> KindVersion:
+def kind_version(runner: Runner, path: str, *, timeout: float = 5.0) -> KindVersion:
     """``kind version``; a ToolError naming the fix when it is older than v0.27."""
-    result = runner.run([path, "version"], timeout=5)
+    result = runner.run([path, "version"], timeout=timeout)
     found = KindVersion.parse(result.stdout or result.stderr)
     if (found.major, found.minor, found.patch) < MIN_KIND:
         raise ToolError(f"kind {found} at {path} is too old (need v0.27 or newer): {KIND_FIX}")

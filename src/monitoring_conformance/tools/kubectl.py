@@ -58,9 +58,9 @@ class Kubectl:
 
     # -- versions ---------------------------------------------------------------------------------------
 
-    def client_version(self) -> str:
+    def client_version(self, *, timeout: float = 10.0) -> str:
         """``kubectl version --client -o json`` -> e.g. ``v1.36.3`` (no cluster needed)."""
-        result = self.runner.run([self.path, "version", "--client", "-o", "json"], timeout=10)
+        result = self.runner.run([self.path, "version", "--client", "-o", "json"], timeout=timeout)
         try:
             return str(json.loads(result.stdout)["clientVersion"]["gitVersion"])
         except (ValueError, KeyError, TypeError):

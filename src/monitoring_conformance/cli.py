@@ -1,0 +1,141 @@
+"""``monitoring-conformance`` / ``python -m monitoring_conformance``: run the conformance suite.
+
+It runs pytest on the repository's tests/conformance with pytest-kind's plugin off, JUnit XML in the report
+folder and the user's options (any other argument goes to pytest as it is). Exit codes:
+
+* 0: verdict pass
+* 1: verdict fail (a requirement failed, or, in strict mode, was not verified)
+* 2: bad input (an option, a file, an unreachable Prometheus); one line on stderr
+* 3: the run could not complete (interrupted, internal error, no tests collected)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from monitoring_conformance.errors import ConformanceError, UsageError
+from monitoring_conformance.settings import OPTION_BY_NAME, OPTIONS, REPO_ROOT
+
+SUITE_DIR = REPO_ROOT / "tests" / "conformance"
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+PROG = "monitoring-conformance"
+
+
+def exit_code(pytest_code: int) -> int:
+    """Map pytest's exit code to this tool's (see the module docstring)."""
+    if pytest_code == pytest.ExitCode.OK:
+        return EXIT_PASS
+    if pytest_code == pytest.ExitCode.TESTS_FAILED:
+        return EXIT_FAIL
+    if pytest_code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    return EXIT_INCOMPLETE
+
+
+def help_text() -> str:
+    lines = [
+        f"usage: {PROG} [options] [pytest arguments]",
+        "",
+        "Checks the Todo backend's monitoring stack against a requirement profile and writes",
+        "acceptance.json, acceptance.md and junit.xml into the report folder.",
+        "",
+        "options (flag / environment twin / default):",
+    ]
+    for opt in OPTIONS:
+        flag = "--strict / --no-strict" if opt.name == "strict" else opt.flag
+        default = opt.default if opt.default is not None else "-"
+        lines.append(f"  {flag:<24} {opt.env:<24} {default:<24} {opt.help}")
+    lines += [
+        "",
+        "Grafana credentials come from MC_GRAFANA_USER / MC_GRAFANA_PASSWORD or MC_GRAFANA_TOKEN only.",
+        "exit codes: 0 pass, 1 verdict fail, 2 bad input, 3 run incomplete",
+    ]
+    return "\n".join(lines)
+
+
+def _option_value(args: Sequence[str], flag: str) -> str | None:
+    value = None
+    for index, arg in enumerate(args):
+        if arg == flag and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
+    """The report folder the run will use (CLI > env > default), checked writable before pytest starts."""
+    opt = OPTION_BY_NAME["report_dir"]
+    given = _option_value(args, opt.flag)
+    shown = f"{opt.flag} {given}" if given is not None else None
+    if given is None and env.get(opt.env):
+        given, shown = env[opt.env], f"{opt.env}={env[opt.env]}"
+    directory = Path(given or str(opt.default))
+    shown = shown or f"{opt.flag} {directory}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".mc-write-check"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"{shown}: not writable ({reason}); pass a writable folder") from None
+    return directory
+
+
+def pytest_args(args: Sequence[str], directory: Path) -> list[str]:
+    extra = list(args)
+    wanted = [str(SUITE_DIR), "-p", "no:pytest-kind", f"--junitxml={directory / 'junit.xml'}"]
+    if not any(a.startswith("--tb") for a in extra):
+        wanted.append("--tb=short")
+    return [*wanted, *extra]
+
+
+def _condense(stderr: str) -> str:
+    """pytest's usage error output (possibly several lines) as one line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if ": error: " in line:
+            return f"{line.split(': error: ', 1)[1]}; see {PROG} --help"
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line.removeprefix("ERROR:").strip()
+    return lines[0] if lines else "bad input"
+
+
+def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -> int:
+    """Run the suite; return the exit code. No traceback reaches the user."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(help_text() + "\n")
+        return EXIT_PASS
+    captured = io.StringIO()
+    try:
+        directory = report_dir(args, dict(os.environ))
+        with contextlib.redirect_stderr(captured):
+            code = int(pytest.main(pytest_args(args, directory), plugins=list(plugins)))
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_USAGE
+    except ConformanceError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_INCOMPLETE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INCOMPLETE
+    except Exception as exc:  # the promise is: no traceback, ever
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}\n")
+        return EXIT_INCOMPLETE
+    result = exit_code(code)
+    if result == EXIT_USAGE:
+        sys.stderr.write(_condense(captured.getvalue()) + "\n")
+    elif captured.getvalue():
+        sys.stderr.write(captured.getvalue())
+    return result

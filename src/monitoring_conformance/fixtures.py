@@ -1,0 +1,255 @@
+"""What conformance tests get: the run's state (:class:`Suite`) and the fixtures built from it.
+
+The suite is inert until it is activated: by ``--target`` on the command line, or by collecting tests
+marked ``requirement`` (the tests/conformance folder). Only then are options validated, the profile
+loaded and (after collection) the target opened.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitoring_conformance import profile as profiles
+from monitoring_conformance import settings as options
+from monitoring_conformance import targets, wait
+from monitoring_conformance.api.grafana import Grafana
+from monitoring_conformance.api.http import Endpoint
+from monitoring_conformance.api.loki import Loki
+from monitoring_conformance.api.prometheus import Prometheus
+from monitoring_conformance.checks import app as app_checks
+from monitoring_conformance.errors import ConformanceError, UsageError
+from monitoring_conformance.profile import Profile, Spec
+from monitoring_conformance.requirement import Record
+from monitoring_conformance.settings import REPO_ROOT, Settings
+from monitoring_conformance.targets.base import Stack, Target
+from monitoring_conformance.tools.runner import SubprocessRunner
+
+CHART_DIR = REPO_ROOT / "charts" / "monitoring"
+DASHBOARD_DIR = CHART_DIR / "dashboards"
+
+#: Why a fixture cannot give a system, per system: becomes the not_verified reason.
+MISSING = {
+    "prometheus": "no Prometheus endpoint on this target",
+    "grafana": "no Grafana endpoint on this target: pass --grafana-url (urls target)",
+    "loki": "no Loki endpoint on this target: pass --loki-url (urls target)",
+    "app": "no Todo backend endpoint on this target: pass --app-url (urls target)",
+}
+
+
+@dataclass
+class Suite:
+    """One conformance run: settings, profile, target, stack and the records of every requirement."""
+
+    config: pytest.Config
+    settings: Settings | None = None
+    profile: Profile | None = None
+    target: Target | None = None
+    stack: Stack | None = None
+    active: bool = False
+    collected: bool = False
+    selected: set[str] = field(default_factory=set)
+    records: dict[str, Record] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
+    baseline: app_checks.Baseline | None = None
+    problems: list[str] = field(default_factory=list)
+    usage_error: bool = False
+    finished: bool = False
+    started: float = field(default_factory=time.time)
+    started_mono: float = field(default_factory=time.monotonic)
+    report_paths: tuple[Path, Path] | None = None
+    verdict: str | None = None
+
+    # -- start-up -------------------------------------------------------------------------------------
+
+    def activate(self, read_cli: Callable[[], dict[str, object | None]], ini: dict[str, str | None]) -> None:
+        """Resolve and validate everything that needs no network. Idempotent."""
+        if self.active:
+            return
+        self.active = True
+        try:
+            settings = options.resolve(read_cli(), options.environment(), ini)
+            wait.set_timeout_scale(settings.timeout_scale)
+            options.check_report_dir(settings)
+            loaded = profiles.load(settings.profile, settings.shown("profile"))
+        except UsageError as exc:
+            self.usage_error = True
+            raise pytest.UsageError(str(exc)) from None
+        self.settings = settings
+        self.profile = loaded.bind(
+            {
+                "app_namespace": settings.app_namespace,
+                "monitoring_namespace": settings.monitoring_namespace,
+                "release": settings.release,
+            }
+        )
+        for rid in self.profile.ids():
+            self.records[rid] = Record.new(rid)
+
+    def plan_lines(self, session_factory: targets.SessionFactory | None) -> list[str]:
+        assert self.settings is not None
+        target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
+        commands = [shlex.join(argv) for argv in target.plan()]
+        return commands or [f"(the {target.name} target runs no commands)"]
+
+    def open(self, session_factory: targets.SessionFactory | None) -> None:
+        """Create and open the target; a usage problem becomes pytest.UsageError (one line, exit 4)."""
+        assert self.settings is not None
+        assert self.profile is not None
+        try:
+            self.target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
+            self.stack = self.target.open()
+        except UsageError as exc:
+            self.usage_error = True
+            raise pytest.UsageError(str(exc)) from None
+        except ConformanceError as exc:
+            self.problems.append(f"the {self.settings.target} target did not open: {exc}")
+            pytest.exit(f"the {self.settings.target} target did not open: {exc}", returncode=1)
+        self.stack.versions.setdefault("chart", chart_version())
+        spec = self.profile.spec("app.unchanged")
+        if spec is not None and "app.unchanged" in self.selected:
+            self.baseline = app_checks.take_baseline(self.client("prometheus"), self.client("app"), spec)
+
+    # -- during the run -------------------------------------------------------------------------------
+
+    def client(self, system: str) -> Any:
+        """The API client of ``system`` (prometheus, grafana, loki, app), or None when not offered."""
+        if system in self.clients:
+            return self.clients[system]
+        endpoint: Endpoint | None = getattr(self.stack, system, None) if self.stack else None
+        made: Any = None
+        if endpoint is not None:
+            if system == "prometheus":
+                made = Prometheus(endpoint)
+            elif system == "grafana":
+                made = Grafana(endpoint)
+            elif system == "loki":
+                made = Loki(endpoint)
+            else:
+                from monitoring_conformance.api.app import TodoApp
+
+                made = TodoApp(endpoint)
+        self.clients[system] = made
+        return made
+
+    def record(self, requirement_id: str) -> Record:
+        if requirement_id not in self.records:
+            self.records[requirement_id] = Record.new(requirement_id)
+        return self.records[requirement_id]
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_mono
+
+
+def chart_version() -> str:
+    """``version`` of charts/monitoring/Chart.yaml, or ``unknown``."""
+    try:
+        data = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "unknown"
+    return str(data.get("version", "unknown")) if isinstance(data, dict) else "unknown"
+
+
+SUITE = pytest.StashKey[Suite]()
+
+
+def item_requirement(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("requirement")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
+# -- fixtures -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> Suite:
+    """The conformance run (active only when conformance tests are collected)."""
+    state = request.config.stash.get(SUITE, None)
+    if state is None or not state.active or state.stack is None:
+        pytest.skip("the conformance suite is not active in this run (no target opened)")
+    return state
+
+
+@pytest.fixture(scope="session")
+def settings(suite: Suite) -> Settings:
+    assert suite.settings is not None
+    return suite.settings
+
+
+@pytest.fixture(scope="session")
+def stack(suite: Suite) -> Stack:
+    assert suite.stack is not None
+    return suite.stack
+
+
+def _system(suite: Suite, name: str) -> Any:
+    client = suite.client(name)
+    if client is None:
+        pytest.skip(MISSING[name])
+    return client
+
+
+@pytest.fixture(scope="session")
+def prometheus(suite: Suite) -> Prometheus:
+    client: Prometheus = _system(suite, "prometheus")
+    return client
+
+
+@pytest.fixture(scope="session")
+def grafana(suite: Suite) -> Grafana:
+    client: Grafana = _system(suite, "grafana")
+    return client
+
+
+@pytest.fixture(scope="session")
+def loki(suite: Suite) -> Loki:
+    client: Loki = _system(suite, "loki")
+    return client
+
+
+@pytest.fixture(scope="session")
+def todo_app(suite: Suite) -> Any:
+    return _system(suite, "app")
+
+
+@pytest.fixture
+def requirement_id(request: pytest.FixtureRequest) -> str:
+    """The id of the requirement the current test checks (the plugin also parametrizes it, for test ids)."""
+    rid = item_requirement(request.node)
+    assert rid is not None, f"{request.node.nodeid} has no @requirement marker"
+    return rid
+
+
+@pytest.fixture
+def spec(suite: Suite, requirement_id: str) -> Spec:
+    """The profile's entry for the requirement of the current test."""
+    assert suite.profile is not None
+    found = suite.profile.spec(requirement_id)
+    if found is None:
+        pytest.skip(f"requirement {requirement_id} is not part of profile {suite.profile.name}")
+    return found
+
+
+@pytest.fixture
+def record(suite: Suite, requirement_id: str) -> Record:
+    """The requirement's record: the check writes its figure, evidence and message here."""
+    return suite.record(requirement_id)
+
+
+@pytest.fixture
+def clock() -> wait.Clock | None:
+    """The clock checks wait with (None: the process-wide one)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def app_baseline(suite: Suite) -> app_checks.Baseline | None:
+    """The restart baseline taken when the target opened (``mode: unchanged``)."""
+    return suite.baseline

@@ -1,0 +1,179 @@
+"""The acceptance report: ``acceptance.json`` and ``acceptance.md``, plus the JUnit properties of a check.
+
+Every string that goes into a report passes through :func:`clean` (secret redaction) first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitoring_conformance.redact import redact
+from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record
+
+JSON_NAME = "acceptance.json"
+MARKDOWN_NAME = "acceptance.md"
+#: The keys of acceptance.json, in order.
+KEYS = (
+    "verdict", "strict", "target", "profile", "started_at", "duration_s", "versions", "timings",
+    "summary", "requirements", "diagnostics",
+)
+REQUIREMENT_KEYS = ("id", "title", "status", "measured", "unit", "threshold", "evidence", "message")
+
+
+def clean(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` with every string redacted (the one place reports call the redactor)."""
+    extra = list(secrets)
+    if isinstance(value, str):
+        return redact(value, extra)
+    if isinstance(value, Mapping):
+        return {clean(k, extra): clean(v, extra) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v, extra) for v in value]
+    return value
+
+
+def verdict(statuses: Iterable[str], *, strict: bool, session_ok: bool = True) -> str:
+    """``fail`` when a requirement failed, when strict and one is not_verified, when nothing was checked,
+    or when the session itself broke; else ``pass``."""
+    seen = list(statuses)
+    if not seen or not session_ok or FAIL in seen:
+        return FAIL
+    if strict and NOT_VERIFIED in seen:
+        return FAIL
+    return PASS
+
+
+def build(
+    records: Iterable[Record],
+    *,
+    strict: bool,
+    target: str,
+    profile: str,
+    started: float,
+    duration_s: float,
+    versions: Mapping[str, str] | None = None,
+    timings: Mapping[str, float] | None = None,
+    diagnostics: Mapping[str, Any] | None = None,
+    session_problems: Iterable[str] = (),
+    secrets: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The report as a dict with the keys of :data:`KEYS`, redacted."""
+    items = [record.as_dict() for record in records]
+    problems = list(session_problems)
+    statuses = [item["status"] for item in items]
+    result = verdict(statuses, strict=strict, session_ok=not problems)
+    diag: dict[str, Any] = dict(diagnostics or {})
+    if problems:
+        diag["session"] = problems
+    report = {
+        "verdict": result,
+        "strict": strict,
+        "target": target,
+        "profile": profile,
+        "started_at": rfc3339(started),
+        "duration_s": round(duration_s, 3),
+        "versions": dict(versions or {}),
+        "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
+        "summary": {status: statuses.count(status) for status in (PASS, FAIL, NOT_VERIFIED)},
+        "requirements": items,
+        "diagnostics": diag if result == FAIL else {},
+    }
+    cleaned: dict[str, Any] = clean(report, secrets)
+    return cleaned
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def write(report: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
+    """Write acceptance.json and acceptance.md into ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / JSON_NAME
+    md_path = directory / MARKDOWN_NAME
+    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    md_path.write_text(to_markdown(report), encoding="utf-8")
+    return json_path, md_path
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:g}"
+    text = " ".join(str(value).split())
+    return text.replace("|", "\\|")
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def to_markdown(report: Mapping[str, Any]) -> str:
+    """A page a reviewer can read without rerunning: header, a table, evidence and diagnostics."""
+    verdict_text = str(report.get("verdict", "fail")).upper()
+    lines = [
+        f"# Acceptance report: {verdict_text}",
+        "",
+        f"- target: `{report.get('target')}`, profile: `{report.get('profile')}`,"
+        f" strict: `{str(report.get('strict')).lower()}`",
+        f"- started: {report.get('started_at')}, duration: {report.get('duration_s')} s",
+    ]
+    summary = report.get("summary") or {}
+    if summary:
+        lines.append("- requirements: " + ", ".join(f"{n} {status}" for status, n in summary.items()))
+    versions = report.get("versions") or {}
+    if versions:
+        lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    timings = report.get("timings") or {}
+    if timings:
+        lines.append("- timings: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
+    lines += [
+        "",
+        "| Requirement | Status | Measured | Threshold | Message |",
+        "|---|---|---|---|---|",
+    ]
+    for item in report.get("requirements") or []:
+        measured = item.get("measured")
+        shown = f"{_cell(measured)} {item.get('unit', '')}".strip() if measured is not None else "–"
+        lines.append(
+            f"| `{item['id']}` {_cell(item.get('title'))} | **{item['status']}** | {shown}"
+            f" | {_cell(item.get('threshold'))} | {_cell(_first_line(str(item.get('message') or '')))} |"
+        )
+    lines += ["", "## Evidence", ""]
+    for item in report.get("requirements") or []:
+        lines.append(f"### `{item['id']}`: {item['status']}")
+        lines.append("")
+        message = str(item.get("message") or "").strip()
+        if message:
+            lines += ["```", message, "```", ""]
+        for evidence in item.get("evidence") or []:
+            extra = {k: v for k, v in evidence.items() if k not in ("request", "response")}
+            suffix = f" ({', '.join(f'{k}={v}' for k, v in extra.items())})" if extra else ""
+            lines.append(f"- request: `{evidence.get('request', '')}`{suffix}")
+            lines += ["", "  ```json", f"  {evidence.get('response', '')}", "  ```", ""]
+    diagnostics = report.get("diagnostics") or {}
+    if diagnostics:
+        lines += ["## Diagnostics", ""]
+        for name, value in diagnostics.items():
+            lines.append(f"### {name}")
+            lines.append("")
+            text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+            lines += ["```", text.rstrip(), "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def junit_properties(record: Record) -> list[tuple[str, object]]:
+    """The JUnit properties of a requirement's test case: id, measured, unit, threshold (redacted)."""
+    props: list[tuple[str, object]] = [("requirement", record.id)]
+    if record.measured is not None:
+        props.append(("measured", record.measured))
+    props.append(("unit", record.unit))
+    if record.threshold is not None:
+        props.append(("threshold", record.threshold))
+    return [(name, clean(value) if isinstance(value, str) else value) for name, value in props]

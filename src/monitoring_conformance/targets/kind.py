@@ -1,0 +1,131 @@
+"""The kind target: a throwaway kind cluster with the Todo backend and charts/monitoring installed.
+
+``open()`` runs :class:`~monitoring_conformance.orchestrate.KindRun` (preflight, cluster, image, app,
+dependency build, install) and hands back a :class:`Stack` whose endpoints go through the API-server
+service proxy. When a phase fails, diagnostics are written into ``<report-dir>/diagnostics`` (if a cluster
+exists), the keep policy is applied, and the one-line PhaseFailed propagates. ``close()`` records the
+``checks`` and ``teardown`` timings into ``Stack.timings`` and deletes the cluster only when this run
+created it and ``--keep-cluster`` allows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from monitoring_conformance import preflight
+from monitoring_conformance.diagnostics import Sources, collect
+from monitoring_conformance.errors import ConformanceError
+from monitoring_conformance.orchestrate import KindOptions, KindRun
+from monitoring_conformance.settings import Settings
+from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.targets.kubeaccess import Connection, SecretReader, core_api, grafana_credentials
+from monitoring_conformance.tools.runner import Runner
+from monitoring_conformance.wait import Clock
+
+Echo = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def options_from(settings: Settings) -> KindOptions:
+    """KindOptions from the resolved settings (the kind values file unless --values is given)."""
+    defaults = KindOptions()
+    return KindOptions(
+        cluster_name=settings.cluster_name,
+        release=settings.release,
+        monitoring_namespace=settings.monitoring_namespace,
+        app_namespace=settings.app_namespace,
+        keep=settings.keep_cluster,
+        values=Path(settings.values) if settings.values else defaults.values,
+    )
+
+
+class KindTarget:
+    """Create (or reuse) a kind cluster, deploy everything, and reach it through the API-server proxy."""
+
+    name = "kind"
+
+    def __init__(
+        self,
+        settings: Settings,
+        runner: Runner,
+        *,
+        clock: Clock | None = None,
+        echo: Echo = _stderr,
+        wall: Callable[[], float] = time.time,
+        host: preflight.Host | None = None,
+        options: KindOptions | None = None,
+        secret_reader: Callable[[], SecretReader] | None = None,
+        session_hook: Callable[[requests.Session], None] | None = None,
+    ):
+        self.settings = settings
+        self.runner = runner
+        self.clock = clock or Clock()
+        self.echo = echo
+        self.options = options or options_from(settings)
+        self.run = KindRun(self.options, runner, clock=self.clock, echo=echo, wall=wall, host=host)
+        kubeconfig = str(self.options.kubeconfig_path)
+        self.secret_reader = secret_reader or (lambda: core_api(kubeconfig, None))
+        self.session_hook = session_hook
+        self.stack: Stack | None = None
+        self.opened_at: float | None = None
+
+    def plan(self) -> list[list[str]]:
+        return self.run.plan()
+
+    def open(self) -> Stack:
+        try:
+            self.run.up()
+        except ConformanceError:
+            self._after_failure()
+            raise
+        opts = self.options
+        connection = Connection(str(opts.kubeconfig_path), None,
+                                {"monitoring": opts.monitoring_namespace, "app": opts.app_namespace},
+                                session_hook=self.session_hook)
+        credentials = grafana_credentials(
+            self.settings, self.run.helm(), self.secret_reader, namespace=opts.monitoring_namespace,
+            release=opts.release, echo=self.echo, target=self.name,
+        )
+        self.stack = connection.stack(
+            self.name, credentials=credentials, t0=self.run.t0, t0_source=self.run.t0_source,
+            versions=self.run.versions, timings={}, echo=self.echo,
+        )
+        self.stack.timings = self.run.phases.timings  # the same dict: checks/teardown land in it later
+        self.opened_at = self.clock.now()
+        return self.stack
+
+    def close(self, *, failed: bool) -> None:
+        if self.opened_at is not None and "checks" not in self.run.phases.timings:
+            self.run.phases.timings["checks"] = round(self.clock.now() - self.opened_at, 3)
+        self.run.down(failed=failed)
+
+    def diagnostics(self, directory: Path) -> dict[str, str]:
+        if not self.run.cluster_up:
+            return {}
+        stack = self.stack
+        endpoints = {}
+        if stack is not None:
+            endpoints = {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki,
+                         "app": stack.app}
+        return collect(directory, Sources(
+            kubectl=self.run.kubectl(), helm=self.run.helm(), release=self.options.release,
+            monitoring_namespace=self.options.monitoring_namespace, endpoints=endpoints,
+            versions=self.run.versions,
+        ))
+
+    def _after_failure(self) -> None:
+        """A phase failed: diagnostics if a cluster exists, then the keep policy."""
+        if self.run.cluster_up:
+            directory = Path(self.settings.report_dir) / "diagnostics"
+            summary = self.diagnostics(directory)
+            self.echo(f"[kind] diagnostics written to {directory} ({len(summary)} sections)")
+        self.run.down(failed=True)

@@ -1,0 +1,64 @@
+"""The chart's alert rules: promtool check rules and promtool test rules, plus their negative cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitoring_conformance.chartcheck.promtool import Promtool
+from monitoring_conformance.chartcheck.rules import (
+    check_rule_files,
+    rule_files,
+    rule_test_files,
+    run_rule_tests,
+)
+from monitoring_conformance.errors import ToolError
+from tests.chart.support import CHART
+
+pytestmark = pytest.mark.chart
+
+
+def test_chart_has_rules_and_rule_tests() -> None:
+    assert rule_files(CHART), "charts/monitoring/rules/*.yaml: none found"
+    assert rule_test_files(CHART), "charts/monitoring/tests/rules/*.yaml: none found"
+
+
+def test_rule_files_pass_promtool_check_rules(promtool: Promtool) -> None:
+    findings = check_rule_files(promtool, rule_files(CHART))
+    assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_rule_unit_tests_pass(promtool: Promtool) -> None:
+    findings = run_rule_tests(promtool, rule_test_files(CHART))
+    assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_a_broken_rule_expression_names_the_file_and_rule(promtool: Promtool, chart_copy: Path) -> None:
+    path = chart_copy / "rules" / "todo-backend.yaml"
+    path.write_text(path.read_text().replace("sum(up{job=", "sum(up{job=~~", 1))
+    (finding,) = check_rule_files(promtool, rule_files(chart_copy))
+    assert finding.file == str(path)
+    assert 'group "todo-backend", rule 1, "TodoBackendDown": could not parse expression' in finding.message
+
+
+def test_a_second_broken_file_is_reported_separately(promtool: Promtool, chart_copy: Path) -> None:
+    extra = chart_copy / "rules" / "extra.yaml"
+    extra.write_text("groups:\n  - name: extra\n    rules:\n      - record: bad name\n        expr: up\n")
+    findings = check_rule_files(promtool, rule_files(chart_copy))
+    assert [f.file for f in findings] == [str(extra)]
+    assert "bad name" in findings[0].message
+
+
+def test_a_failing_rule_unit_test_names_the_test_file(promtool: Promtool, chart_copy: Path) -> None:
+    path = chart_copy / "tests" / "rules" / "todo-backend_test.yaml"
+    path.write_text(path.read_text().replace("severity: critical", "severity: page", 1))
+    (finding,) = run_rule_tests(promtool, rule_test_files(chart_copy))
+    assert finding.file == str(path)
+    assert "alertname: TodoBackendDown" in finding.message
+    assert "page" in finding.message
+
+
+def test_a_missing_rule_file_is_a_tool_error(promtool: Promtool, tmp_path: Path) -> None:
+    with pytest.raises(ToolError, match="does not exist"):
+        promtool.check_rules([tmp_path / "missing.yaml"])

@@ -1,0 +1,16 @@
+"""stack.prometheus_targets: Prometheus is ready and the profile's scrape jobs are up."""
+
+from __future__ import annotations
+
+from monitoring_conformance.api.prometheus import Prometheus
+from monitoring_conformance.checks import prometheus as checks
+from monitoring_conformance.profile import Spec
+from monitoring_conformance.requirement import Record, requirement
+from monitoring_conformance.wait import Clock
+
+
+@requirement("stack.prometheus_targets")
+def test_required_scrape_jobs_are_up(
+    prometheus: Prometheus, spec: Spec, record: Record, clock: Clock | None
+) -> None:
+    checks.jobs_up(prometheus, spec, record, clock=clock)

@@ -1,0 +1,1 @@
+"""Live tier: real local Prometheus, node_exporter and the Todo backend."""

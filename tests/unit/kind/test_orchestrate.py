@@ -1,0 +1,313 @@
+"""KindRun over a RecordingRunner: the exact command sequence of a happy run, and of each failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.doubles import FakeClock
+
+from monitoring_conformance.errors import CommandFailed
+from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, deployed_at, should_delete
+from monitoring_conformance.preflight import Host, PreflightFailed
+from monitoring_conformance.tools.runner import RecordingRunner
+
+from .conftest import answer, happy_runner, pods_of, recorded
+
+pytestmark = pytest.mark.unit
+
+
+def make_run(options: KindOptions, runner: RecordingRunner, clock: FakeClock, host: Host) -> KindRun:
+    return KindRun(options, runner, clock=clock.clock, echo=lambda line: None, wall=lambda: 1795773000.0,
+                   host=host)
+
+
+def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tuple[str, ...]]:
+    k = str(o.kubeconfig_path)
+    return [
+        ("docker", "info", "--format", "{{.ServerVersion}}"),
+        ("kind", "version"),
+        ("helm", "version", "--template", "{{.Version}}"),
+        ("kubectl", "version", "--client", "-o", "json"),
+        ("kind", "get", "clusters"),
+        ("kind", "create", "cluster", "--name=mc-test", f"--kubeconfig={k}", "--wait=180s",
+         "--config", str(o.cluster_config)),
+        ("docker", "build", "-t", "todo-backend:0.1.0", str(o.app_context)),
+        ("kind", "load", "docker-image", "--name", "mc-test", "todo-backend:0.1.0"),
+        ("kubectl", "--kubeconfig", k, "apply", "-f", str(o.app_manifests)),
+        ("kubectl", "--kubeconfig", k, "get", "pods", "--namespace", "todo", "-o", "json"),
+        ("kubectl", "--kubeconfig", k, "rollout", "status", "deployment/todo-backend", "--namespace", "todo",
+         "--timeout=10s"),
+        ("helm", "dependency", "build", str(o.chart)),
+        ("helm", "upgrade", "--install", "monitoring", str(o.chart), "--namespace", "monitoring",
+         "--create-namespace", "--values", str(o.values), helm_wait, "--timeout", "600s", "--kubeconfig", k),
+        ("helm", "status", "monitoring", "--namespace", "monitoring", "-o", "json", "--kubeconfig", k),
+        ("kubectl", "--kubeconfig", k, "get", "pods", "--namespace", "monitoring", "-o", "json"),
+    ]
+
+
+def test_happy_run_runs_exactly_this_command_sequence(options: KindOptions, tools: Path, clock: FakeClock,
+                                                      host: Host) -> None:
+    runner = happy_runner()
+    run = make_run(options, runner, clock, host)
+
+    run.up()
+    run.down(failed=False)
+
+    k = str(options.kubeconfig_path)
+    assert runner.commands() == [*expected_up(options), ("kind", "delete", "cluster", "--name=mc-test",
+                                                         f"--kubeconfig={k}")]
+    assert all(timeout > 0 for timeout in runner.timeouts)
+
+
+def test_happy_run_records_t0_from_helm_status_and_every_phase(options: KindOptions, tools: Path,
+                                                               clock: FakeClock, host: Host) -> None:
+    run = make_run(options, happy_runner(), clock, host)
+
+    run.up()
+    run.down(failed=False)
+
+    assert run.t0 == pytest.approx(deployed_at({"info": {"last_deployed": "2026-11-27T10:02:03.123456Z"}}))
+    assert "last_deployed" in run.t0_source
+    assert list(run.phases.timings) == ["preflight", "cluster", "image", "app", "dependency build", "install",
+                                        "teardown"]
+    assert run.versions["kind"] == "v0.32.0" and run.versions["helm"] == "v4.1.4"
+
+
+def test_helm3_gets_plain_wait(options: KindOptions, tools: Path, clock: FakeClock, host: Host) -> None:
+    runner = happy_runner(helm_version="v3.19.0")
+
+    make_run(options, runner, clock, host).up()
+
+    assert runner.commands() == expected_up(options, helm_wait="--wait")
+
+
+def test_existing_cluster_is_reused_and_never_deleted(options: KindOptions, tools: Path, clock: FakeClock,
+                                                      host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["kind", "get", "clusters"], stdout="kind\nmc-test\n")
+    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+
+    run.up()
+    run.down(failed=False)
+
+    kind_commands = [c[:2] for c in runner.commands() if c[0] == "kind"]
+    assert ("kind", "export") in kind_commands
+    assert ("kind", "create") not in kind_commands
+    assert ("kind", "delete") not in kind_commands
+
+
+def test_kind_create_failure_names_the_phase_and_deletes_nothing(options: KindOptions, tools: Path,
+                                                                 clock: FakeClock, host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["kind", "create"], returncode=1,
+              stderr="ERROR: failed to create cluster: node(s) already exist for a cluster with the name\n")
+    run = make_run(options, runner, clock, host)
+
+    with pytest.raises(PhaseFailed, match=r"kind target: cluster failed: `.*kind create cluster.*exited 1"):
+        run.up()
+    run.down(failed=True)
+
+    assert not run.cluster_up
+    assert all(c[:2] != ("kind", "delete") for c in runner.commands())
+    assert runner.commands()[-1][:3] == ("kind", "create", "cluster")
+
+
+def test_image_load_failure_keeps_cluster_on_failure(options: KindOptions, tools: Path, clock: FakeClock,
+                                                     host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["kind", "load"], returncode=1, stderr="ERROR: image: \"todo-backend:0.1.0\" not present locally\n")
+    lines: list[str] = []
+    run = KindRun(options, runner, clock=clock.clock, echo=lines.append, host=host)
+
+    with pytest.raises(PhaseFailed) as failure:
+        run.up()
+    run.down(failed=True)
+
+    assert failure.value.phase == "image"
+    assert "not present locally" in str(failure.value)
+    assert "docker image inspect todo-backend:0.1.0" in str(failure.value)
+    assert all(c[:2] != ("kind", "delete") for c in runner.commands())
+    assert any("kept (--keep-cluster on-failure)" in line for line in lines)
+
+
+def test_image_load_failure_deletes_created_cluster_with_keep_never(options: KindOptions, tools: Path,
+                                                                    clock: FakeClock, host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["kind", "load"], returncode=1, stderr="ERROR: no nodes found for cluster \"mc-test\"\n")
+    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+
+    with pytest.raises(PhaseFailed):
+        run.up()
+    run.down(failed=True)
+
+    assert runner.commands()[-1][:3] == ("kind", "delete", "cluster")
+
+
+def test_dependency_build_without_network_says_so(options: KindOptions, tools: Path, clock: FakeClock,
+                                                  host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["helm", "dependency", "build"], returncode=1, stderr=(
+        'Error: could not download https://prometheus-community.github.io/helm-charts/index.yaml: Get "https:'
+        '//prometheus-community.github.io/helm-charts/index.yaml": dial tcp: lookup prometheus-community.github'
+        '.io: no such host\n'))
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    assert failure.value.phase == "dependency build"
+    assert "no such host" in failure.value.reason
+    assert "could not be reached" in failure.value.fix
+    assert all(c[:2] != ("helm", "upgrade") for c in runner.commands())
+
+
+def test_dependency_build_other_failure_points_at_chart_yaml(options: KindOptions, tools: Path,
+                                                            clock: FakeClock, host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["helm", "dependency", "build"], returncode=1, stderr="Error: Chart.yaml file is missing\n")
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    assert "Chart.yaml" in failure.value.fix and "could not be reached" not in failure.value.fix
+
+
+def test_install_timeout_lists_pods_that_are_not_ready(options: KindOptions, tools: Path, clock: FakeClock,
+                                                       host: Host) -> None:
+    runner = happy_runner()
+    runner.fail(["helm", "upgrade"], CommandFailed(["helm", "upgrade"], None, "", timeout=720))
+    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-pending.json"))
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    message = str(failure.value)
+    assert failure.value.phase == "install"
+    assert "timed out after 720s" in message
+    assert "monitoring/loki-0 (ContainerCreating in container loki)" in message
+    assert "diagnostics" in failure.value.fix
+
+
+def test_install_helm_timeout_is_bounded(options: KindOptions, tools: Path, clock: FakeClock, host: Host) -> None:
+    runner = happy_runner()
+
+    make_run(options, runner, clock, host).up()
+
+    index = next(i for i, c in enumerate(runner.commands()) if c[:2] == ("helm", "upgrade"))
+    assert "--timeout" in runner.calls[index]
+    assert runner.timeouts[index] == options.install_wait_seconds + 120
+
+
+def test_pods_never_ready_time_out_on_the_injected_clock(options: KindOptions, tools: Path, clock: FakeClock,
+                                                         host: Host) -> None:
+    runner = happy_runner()
+    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-pending.json"))
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    assert "not met after 300.0s" in str(failure.value)
+    assert "1 of 7 pods not ready: monitoring/loki-0" in str(failure.value)
+    assert clock.t - 1000.0 == pytest.approx(300.0)
+
+
+def test_app_crash_loop_ends_the_wait_at_once(options: KindOptions, tools: Path, clock: FakeClock,
+                                              host: Host) -> None:
+    runner = happy_runner()
+    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-crashloop.json"))
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    assert failure.value.phase == "app"
+    assert "CrashLoopBackOff in container todo-backend" in str(failure.value)
+    assert clock.sleeps == []
+    assert all("rollout" not in c for c in runner.commands())
+
+
+def test_app_image_pull_error_ends_the_wait_at_once(options: KindOptions, tools: Path, clock: FakeClock,
+                                                    host: Host) -> None:
+    runner = happy_runner()
+    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-imagepull.json"))
+
+    with pytest.raises(PhaseFailed, match="ErrImagePull in container todo-backend"):
+        make_run(options, runner, clock, host).up()
+
+    assert clock.sleeps == []
+
+
+def test_failed_helm_hook_ends_the_readiness_wait(options: KindOptions, tools: Path, clock: FakeClock,
+                                                  host: Host) -> None:
+    runner = happy_runner()
+    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-hook-failed.json"))
+
+    with pytest.raises(PhaseFailed, match=r"kps-admission-create-5kq2d \(helm hook \(pre-install,pre-upgrade\) failed"):
+        make_run(options, runner, clock, host).up()
+
+    assert clock.sleeps == []
+
+
+def test_app_rollout_retries_until_complete(options: KindOptions, tools: Path, clock: FakeClock,
+                                            host: Host) -> None:
+    runner = happy_runner()
+    outcomes = iter([1, 1, 0])
+    from monitoring_conformance.tools.runner import Result
+
+    def rollout(argv: tuple[str, ...]) -> Result | None:
+        if "rollout" in argv:
+            code = next(outcomes)
+            return Result(argv, code, "", "error: timed out waiting for the condition" if code else "")
+        return None
+
+    runner.responders.insert(0, rollout)
+
+    make_run(options, runner, clock, host).up()
+
+    assert sum(1 for c in runner.commands() if "rollout" in c) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_preflight_failure_runs_nothing_else(options: KindOptions, tools: Path, clock: FakeClock,
+                                             host: Host) -> None:
+    runner = happy_runner()
+    runner.on(["docker", "info"], returncode=1,
+              stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?")
+    run = make_run(options, runner, clock, host)
+
+    with pytest.raises(PreflightFailed, match="docker engine not reachable"):
+        run.up()
+    run.down(failed=True)
+
+    assert [c[0] for c in runner.commands()] == ["docker", "kind", "helm", "kubectl"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "created", "failed", "delete"),
+    [
+        ("never", True, False, True),
+        ("never", True, True, True),
+        ("on-failure", True, False, True),
+        ("on-failure", True, True, False),
+        ("always", True, False, False),
+        ("always", True, True, False),
+        ("never", False, False, False),
+        ("on-failure", False, False, False),
+    ],
+)
+def test_keep_policy(policy: str, created: bool, failed: bool, delete: bool) -> None:
+    assert should_delete(policy, created=created, failed=failed) is delete
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2026-11-27T10:02:03.123456789Z", 1795773723.123456),
+        ("2026-11-27T11:02:03+01:00", 1795773723.0),
+        ("2026-11-27T10:02:03.5Z", 1795773723.5),
+        ("", None),
+        ("yesterday", None),
+        ("2026-11-27T10:02:03", None),
+    ],
+)
+def test_deployed_at_reads_helm_timestamps(stamp: str, expected: float | None) -> None:
+    assert deployed_at({"info": {"last_deployed": stamp}}) == (pytest.approx(expected) if expected else None)

@@ -1,0 +1,226 @@
+"""The tool wrappers: kind (on pytest-kind's KindCluster), kubectl pod states, docker, helm's flag choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pytest_kind.cluster import KindCluster
+
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.tools.docker import Docker
+from monitoring_conformance.tools.helm import HelmVersion, install_flags
+from monitoring_conformance.tools.kind import KindVersion, RunnerKindCluster, kind_version
+from monitoring_conformance.tools.kubectl import Kubectl, not_ready, pod_failures, pod_state
+from monitoring_conformance.tools.runner import RecordingRunner
+
+from .conftest import recorded
+
+pytestmark = pytest.mark.unit
+
+
+def no_download(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError(f"a download was attempted: {args}")
+
+
+# -- kind -------------------------------------------------------------------------------------------------
+
+
+def test_upstream_kindcluster_does_not_download_when_the_binaries_exist(
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(requests, "get", no_download)
+    cluster = KindCluster("x", kind_path=tools / "kind", kubectl_path=tools / "kubectl")
+
+    cluster.ensure_kind()
+    cluster.ensure_kubectl()
+
+    assert cluster.kind_path == tools / "kind"
+
+
+def test_upstream_kindcluster_would_download_without_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why RunnerKindCluster overrides ensure_kind: the upstream class fetches from GitHub."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(requests, "get", no_download)
+    cluster = KindCluster("x", kind_path=tmp_path / "missing-kind")
+
+    with pytest.raises(AssertionError, match="a download was attempted"):
+        cluster.ensure_kind()
+
+
+def test_runner_cluster_never_downloads_a_missing_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(requests, "get", no_download)
+    cluster = RunnerKindCluster("x", kubeconfig=tmp_path / "kc", runner=RecordingRunner(),
+                                kind_path=str(tmp_path / "missing-kind"), kubectl_path=str(tmp_path / "kubectl"))
+
+    with pytest.raises(ToolError, match="kind not found at .*missing-kind: install kind v0.27"):
+        cluster.ensure_kind()
+    with pytest.raises(ToolError, match="kubectl not found"):
+        cluster.ensure_kubectl()
+
+
+def test_runner_cluster_is_a_kindcluster_and_leaves_the_working_directory_alone(
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    cluster = RunnerKindCluster("x", kubeconfig=tmp_path / "kube" / "kc", runner=RecordingRunner())
+
+    assert isinstance(cluster, KindCluster)
+    assert not (tmp_path / ".pytest-kind").exists()
+    assert cluster.kind_path == tools / "kind"
+
+
+def test_every_cluster_command_goes_through_the_runner_with_a_timeout(tools: Path, tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["kubectl"], stdout="node/mc Ready\n")
+    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=runner)
+
+    created = cluster.create(tmp_path / "cluster.yaml")
+    cluster.load_docker_image("todo-backend:0.1.0")
+    out = cluster.kubectl("get", "nodes")
+    cluster.delete()
+
+    assert created is True
+    assert out == "node/mc Ready\n"
+    assert [c[:3] for c in runner.commands()] == [
+        ("kind", "get", "clusters"), ("kind", "create", "cluster"), ("kind", "load", "docker-image"),
+        ("kubectl", "--kubeconfig", str(tmp_path / "kc")), ("kind", "delete", "cluster"),
+    ]
+    assert all(0 < t <= 600 for t in runner.timeouts)
+
+
+def test_create_reuses_an_existing_cluster(tools: Path, tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["kind", "get", "clusters"], stdout="mc\n")
+    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=runner)
+
+    assert cluster.create() is False
+    assert [c[:2] for c in runner.commands()] == [("kind", "get"), ("kind", "export")]
+
+
+def test_port_forward_is_refused(tools: Path, tmp_path: Path) -> None:
+    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=RecordingRunner())
+
+    with pytest.raises(ToolError, match="API-server proxy"):
+        cluster.port_forward("svc/grafana", 80)
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("kind v0.32.0 go1.25.3 linux/amd64", KindVersion(0, 32, 0)), ("kind v0.27.0 go1.23.6 darwin/arm64",
+                                                                    KindVersion(0, 27, 0))],
+)
+def test_kind_version_parses(text: str, version: KindVersion) -> None:
+    runner = RecordingRunner()
+    runner.on(["kind", "version"], stdout=text)
+
+    assert kind_version(runner, "/usr/bin/kind") == version
+
+
+def test_kind_version_unreadable() -> None:
+    runner = RecordingRunner()
+    runner.on(["kind", "version"], stdout="kind version unknown")
+
+    with pytest.raises(ToolError, match="cannot read a kind version from 'kind version unknown'"):
+        kind_version(runner, "/usr/bin/kind")
+
+
+# -- kubectl pod states -------------------------------------------------------------------------------------
+
+
+def pods(name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(recorded(name))["items"]
+    return items
+
+
+def test_ready_pods_and_finished_hook_jobs_count_as_ready() -> None:
+    assert not_ready(pods("pods-monitoring-ready.json")) == []
+    assert pod_failures(pods("pods-monitoring-ready.json")) == []
+
+
+def test_pending_pod_is_not_ready_but_may_recover() -> None:
+    waiting = not_ready(pods("pods-monitoring-pending.json"))
+
+    assert [s.name for s in waiting] == ["loki-0"]
+    assert waiting[0].stuck is None
+    assert waiting[0].describe() == "monitoring/loki-0 (ContainerCreating in container loki)"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("pods-todo-crashloop.json", "CrashLoopBackOff in container todo-backend: back-off 2m40s"),
+        ("pods-todo-imagepull.json", "ErrImagePull in container todo-backend: failed to pull"),
+        ("pods-monitoring-hook-failed.json", "helm hook (pre-install,pre-upgrade) failed"),
+    ],
+)
+def test_unrecoverable_states_are_named(payload: str, reason: str) -> None:
+    stuck = pod_failures(pods(payload))
+
+    assert len(stuck) == 1
+    assert stuck[0].stuck is not None and stuck[0].stuck.startswith(reason)
+
+
+def test_image_pull_backoff_is_unrecoverable() -> None:
+    pod = pods("pods-todo-imagepull.json")[0]
+    pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] = "ImagePullBackOff"
+
+    assert pod_state(pod).stuck is not None
+
+
+def test_kubectl_binds_kubeconfig_and_context(tools: Path) -> None:
+    runner = RecordingRunner()
+    kubectl = Kubectl(runner, kubeconfig="/k/config", context="kind-mc")
+
+    kubectl.apply("manifests")
+
+    assert runner.commands() == [("kubectl", "--kubeconfig", "/k/config", "--context", "kind-mc", "apply", "-f",
+                                  "manifests")]
+
+
+def test_kubectl_pods_rejects_non_json(tools: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["kubectl"], stdout="No resources found")
+
+    with pytest.raises(ToolError, match="did not return JSON"):
+        Kubectl(runner).pods("todo")
+
+
+# -- docker ---------------------------------------------------------------------------------------------
+
+
+def test_docker_engine_version(tools: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["docker", "info"], stdout="28.0.4\n")
+
+    assert Docker(runner).engine_version() == "28.0.4"
+    assert runner.timeouts == [3.0]
+
+
+def test_docker_without_engine_says_why(tools: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["docker", "info"], returncode=1, stdout="", stderr="permission denied while trying to connect")
+
+    with pytest.raises(ToolError, match=r"docker engine not reachable \(permission denied"):
+        Docker(runner).engine_version()
+
+
+# -- helm flags -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "rollback", "flags"),
+    [
+        (HelmVersion(3, 19, 0), False, ["--wait", "--timeout", "600s"]),
+        (HelmVersion(3, 21, 4), True, ["--wait", "--timeout", "600s", "--atomic"]),
+        (HelmVersion(4, 1, 4), False, ["--wait=legacy", "--timeout", "600s"]),
+        (HelmVersion(4, 2, 4), True, ["--wait=legacy", "--timeout", "600s", "--rollback-on-failure"]),
+    ],
+)
+def test_install_flags_follow_the_helm_major(version: HelmVersion, rollback: bool, flags: list[str]) -> None:
+    assert install_flags(version, wait_seconds=600, rollback_on_failure=rollback) == flags
