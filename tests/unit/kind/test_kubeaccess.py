@@ -1,0 +1,218 @@
+"""The API-server proxy access: session from a kubeconfig, proxy URLs, bad input, the Grafana Secret."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from kubernetes.client import ApiException, V1ObjectMeta, V1Secret
+from tests.doubles import RecordedTransport, Reply
+
+from monitoring_conformance.api.http import API_SERVER_PROXY
+from monitoring_conformance.errors import ConformanceError, UsageError
+from monitoring_conformance.redact import redact
+from monitoring_conformance.targets.kubeaccess import (
+    Connection,
+    grafana_secret_ref,
+    read_grafana_credentials,
+)
+from monitoring_conformance.targets.kubeconfig import kube_session, service_proxy_url
+
+from .conftest import API_SERVER, TOKEN, write_kubeconfig
+
+pytestmark = pytest.mark.unit
+
+
+class CoreV1ApiDouble:
+    """Stands in for kubernetes.client.CoreV1Api: answers read_namespaced_secret from recorded objects."""
+
+    def __init__(self, secrets: dict[tuple[str, str], V1Secret] | None = None, *, status: int | None = None):
+        self.secrets = secrets or {}
+        self.status = status
+        self.reads: list[tuple[str, str]] = []
+
+    def read_namespaced_secret(self, name: str, namespace: str) -> V1Secret:
+        self.reads.append((namespace, name))
+        if self.status is not None:
+            raise ApiException(status=self.status, reason="Forbidden")
+        if (namespace, name) not in self.secrets:
+            raise ApiException(status=404, reason="Not Found")
+        return self.secrets[(namespace, name)]
+
+
+def grafana_secret(name: str = "grafana", **data: str) -> V1Secret:
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return V1Secret(metadata=V1ObjectMeta(name=name, namespace="monitoring"), data=encoded, type="Opaque")
+
+
+# -- session --------------------------------------------------------------------------------------------
+
+
+def test_session_authenticates_with_the_kubeconfig_token(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig")
+    session, api_base = kube_session(str(config), None)
+    transport = RecordedTransport(base_url=API_SERVER)
+    transport.route("GET", "/version", lambda call, match: {"gitVersion": "v1.36.1"})
+    transport.mount(session)
+
+    session.get(f"{api_base}/version", timeout=5)
+
+    assert api_base == API_SERVER
+    assert transport.calls[0].header("Authorization") == f"Bearer {TOKEN}"
+    assert session.verify is False  # insecure-skip-tls-verify in the kubeconfig
+    assert TOKEN not in redact(f"token {TOKEN} leaked")
+
+
+def test_named_context_is_used(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig", contexts=("a", "b"), current="a")
+
+    _, api_base = kube_session(str(config), "b")
+
+    assert api_base == API_SERVER
+
+
+def test_proxy_url_shape() -> None:
+    assert service_proxy_url("https://10.0.0.1:6443/", "monitoring", "kps-prometheus", 9090) == (
+        "https://10.0.0.1:6443/api/v1/namespaces/monitoring/services/http:kps-prometheus:9090/proxy"
+    )
+    assert service_proxy_url("https://h", "m", "loki", 3100, scheme="https").endswith("/https:loki:3100/proxy")
+
+
+def test_missing_kubeconfig_is_a_usage_error_naming_option_value_and_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "config"
+
+    with pytest.raises(UsageError) as error:
+        kube_session(str(missing), None)
+
+    message = str(error.value)
+    assert message.startswith(f"--kubeconfig {missing}: kubeconfig file not found")
+    assert "kind get kubeconfig" in message and "\n" not in message
+
+
+def test_env_twin_is_named_when_the_path_came_from_kubeconfig_env(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"^KUBECONFIG= /x/config: kubeconfig file not found"):
+        kube_session("/x/config", None, shown_kubeconfig="KUBECONFIG=")
+
+
+def test_unknown_context_lists_the_available_ones(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig", contexts=("kind-a", "prod"))
+
+    with pytest.raises(UsageError) as error:
+        kube_session(str(config), "kind-zzz")
+
+    assert str(error.value) == (
+        f"--context kind-zzz: no such context in {config}; contexts available: kind-a, prod; "
+        "pass one of them with --context"
+    )
+
+
+def test_no_current_context_asks_for_one(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig", contexts=("a",), current="")
+
+    with pytest.raises(UsageError, match="no current-context set; pass --context"):
+        kube_session(str(config), None)
+
+
+def test_garbage_kubeconfig_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text("just: text\n")
+
+    with pytest.raises(UsageError, match=f"--kubeconfig {config}: "):
+        kube_session(str(config), None)
+
+
+def test_connection_builds_proxied_endpoints(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig")
+    connection = Connection(str(config), None, {"monitoring": "mon", "app": "todo"})
+
+    endpoints = connection.endpoints()
+
+    assert endpoints["prometheus"].base_url == f"{API_SERVER}/api/v1/namespaces/mon/services/http:kps-prometheus:9090/proxy"
+    assert endpoints["grafana"].base_url.endswith("/namespaces/mon/services/http:grafana:80/proxy")
+    assert endpoints["loki"].base_url.endswith("/namespaces/mon/services/http:loki:3100/proxy")
+    assert endpoints["app"].base_url.endswith("/namespaces/todo/services/http:todo-backend:8000/proxy")
+    assert {e.via for e in endpoints.values()} == {API_SERVER_PROXY}
+    assert endpoints["grafana"].session is not endpoints["prometheus"].session
+    assert endpoints["loki"].session is endpoints["prometheus"].session
+
+
+def test_grafana_login_posts_once_through_the_proxy(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig")
+    transport = RecordedTransport(base_url=API_SERVER)
+    transport.route("POST", r".*/services/http:grafana:80/proxy/login",
+                    lambda call, match: Reply(200, {"message": "Logged in"}))
+    connection = Connection(str(config), None, session_hook=transport.mount)
+
+    stack = connection.stack("kubeconfig", credentials=("admin", "pa55-w0rd"), t0=None, t0_source="unknown",
+                             versions={}, timings={}, echo=lambda line: None)
+
+    assert [c.path for c in transport.calls] == [
+        "/api/v1/namespaces/monitoring/services/http:grafana:80/proxy/login"]
+    assert transport.calls[0].json() == {"user": "admin", "password": "pa55-w0rd"}
+    assert stack.grafana is not None and stack.target == "kubeconfig"
+    assert "pa55-w0rd" not in redact("password pa55-w0rd")
+
+
+def test_grafana_login_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    config = write_kubeconfig(tmp_path / "kubeconfig")
+    transport = RecordedTransport(base_url=API_SERVER)
+    transport.route("POST", r".*/login", lambda call, match: Reply(401, {"message": "invalid username or password"}))
+    lines: list[str] = []
+    connection = Connection(str(config), None, session_hook=transport.mount)
+
+    connection.stack("kind", credentials=("admin", "wrong-pass-123"), t0=None, t0_source="unknown",
+                     versions={}, timings={}, echo=lines.append)
+
+    assert len(lines) == 1 and "Grafana login through the API-server proxy failed" in lines[0]
+    assert "wrong-pass-123" not in lines[0]
+
+
+# -- Grafana Secret ---------------------------------------------------------------------------------------
+
+
+def test_secret_is_read_and_its_password_registered_for_redaction() -> None:
+    api = CoreV1ApiDouble({("monitoring", "grafana"): grafana_secret(**{"admin-user": "admin",
+                                                                         "admin-password": "Zr7-secret-pw"})})
+
+    user, password = read_grafana_credentials(api, "monitoring")
+
+    assert (user, password) == ("admin", "Zr7-secret-pw")
+    assert api.reads == [("monitoring", "grafana")]
+    assert redact("login Zr7-secret-pw") == "login ***"
+
+
+def test_existing_secret_named_in_the_values_is_used() -> None:
+    values: dict[str, Any] = {"kube-prometheus-stack": {"grafana": {"admin": {
+        "existingSecret": "my-grafana-admin", "userKey": "u", "passwordKey": "p"}}}}
+    api = CoreV1ApiDouble({("monitoring", "my-grafana-admin"): grafana_secret("my-grafana-admin", u="root",
+                                                                              p="pw-from-own-secret")})
+
+    ref = grafana_secret_ref(values)
+
+    assert ref == ("my-grafana-admin", "u", "p")
+    assert read_grafana_credentials(api, "monitoring", ref) == ("root", "pw-from-own-secret")
+
+
+def test_default_secret_ref_when_values_say_nothing() -> None:
+    assert grafana_secret_ref({}) == ("grafana", "admin-user", "admin-password")
+
+
+def test_missing_key_names_the_secret_and_the_fix() -> None:
+    api = CoreV1ApiDouble({("monitoring", "grafana"): grafana_secret(**{"admin-user": "admin"})})
+
+    with pytest.raises(ConformanceError, match="Secret monitoring/grafana has no key admin-password: set"):
+        read_grafana_credentials(api, "monitoring")
+
+
+def test_forbidden_secret_read_says_what_to_grant() -> None:
+    with pytest.raises(ConformanceError, match=r"\(403 Forbidden\): grant `get secrets`"):
+        read_grafana_credentials(CoreV1ApiDouble(status=403), "monitoring")
+
+
+def test_session_is_a_requests_session(tmp_path: Path) -> None:
+    session, _ = kube_session(str(write_kubeconfig(tmp_path / "kc")), None)
+
+    assert isinstance(session, requests.Session)
