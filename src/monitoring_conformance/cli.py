@@ -92,7 +92,13 @@ def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
 
 def pytest_args(args: Sequence[str], directory: Path) -> list[str]:
     extra = list(args)
-    wanted = [str(SUITE_DIR), "-p", "no:pytest-kind", f"--junitxml={directory / 'junit.xml'}"]
+    wanted = [
+        str(SUITE_DIR),
+        "-p", "no:pytest-kind",
+        f"--junitxml={directory / 'junit.xml'}",
+        # this process imported the plugin before pytest started, so pytest cannot rewrite its asserts
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]  # fmt: skip
     if not any(a.startswith("--tb") for a in extra):
         wanted.append("--tb=short")
     return [*wanted, *extra]

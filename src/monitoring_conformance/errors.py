@@ -8,7 +8,7 @@ class ConformanceError(Exception):
 
 
 class UsageError(ConformanceError):
-    """Bad input: an option, a file or an environment variable. The message names it, the value and the fix."""
+    """Bad input: an option, a file or an environment variable. The message names it, the value, the fix."""
 
 
 class ToolError(ConformanceError):

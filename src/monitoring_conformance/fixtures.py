@@ -96,7 +96,8 @@ class Suite:
     def plan_lines(self, session_factory: targets.SessionFactory | None) -> list[str]:
         assert self.settings is not None
         target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
-        commands = [shlex.join(argv) for argv in target.plan()]
+        # A plan entry starting with "#" is a note (a condition, a phase heading): printed as is.
+        commands = [" ".join(a) if a[:1] and a[0].startswith("#") else shlex.join(a) for a in target.plan()]
         return commands or [f"(the {target.name} target runs no commands)"]
 
     def open(self, session_factory: targets.SessionFactory | None) -> None:

@@ -161,7 +161,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = suite.record(rid)
     status, message = _outcome(result, call)
     record.add_case(item.name, status, message)
-    result.user_properties.extend(reports.junit_properties(record))
+    # junitxml writes the properties of the teardown report, which copies the item's.
+    item.user_properties.extend(reports.junit_properties(record))
     return result
 
 
@@ -206,7 +207,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             target=suite.target,
             directory=suite.settings.report_dir / "diagnostics",
         )
+    # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
+    _close(suite, failed=failing)
     built = reports.build(
         suite.records.values(),
         strict=suite.settings.strict,
@@ -225,7 +228,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         suite.report_paths = reports.write(built, suite.settings.report_dir)
     except OSError as exc:
         suite.problems.append(f"the report could not be written: {exc}")
-    _close(suite, failed=suite.verdict == FAIL)
     if suite.verdict == FAIL and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -120,22 +120,20 @@ class Record:
         return PASS
 
     def summary(self) -> str:
-        """The record's message: its own, or one built from the cases that did not pass."""
-        if self.message:
-            return self.message
+        """The requirement's message: the failures and reasons of its cases, else the check's own text."""
         bad = [case for case in self.cases if case.status != PASS]
-        if not bad:
-            return "; ".join(self.notes)
-        if len(self.cases) == 1:
+        if bad and len(self.cases) == 1:
             return bad[0].message
-        lines = [f"{len(bad)} of {len(self.cases)} cases did not pass"]
-        lines += [f"{case.name}: {case.status}: {first_line(case.message)}" for case in bad]
-        return "\n".join(lines)
+        if bad:
+            lines = [f"{len(bad)} of {len(self.cases)} cases did not pass"]
+            lines += [f"{case.name}: {case.status}: {first_line(case.message)}" for case in bad]
+            return "\n".join(lines)
+        if len(self.cases) > 1:
+            return f"all {len(self.cases)} cases passed"
+        return self.message
 
     def as_dict(self) -> dict[str, Any]:
-        message = self.summary()
-        if self.notes and self.message:
-            message = "\n".join([message, *self.notes])
+        message = "\n".join(part for part in [self.summary(), *self.notes] if part)
         return {
             "id": self.id,
             "title": self.title,

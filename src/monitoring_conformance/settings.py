@@ -176,7 +176,7 @@ def resolve(
         token=env.get("MC_GRAFANA_TOKEN") or None,
     )
     if credentials.password and not credentials.user:
-        raise UsageError("MC_GRAFANA_PASSWORD is set but MC_GRAFANA_USER is not: set MC_GRAFANA_USER too")
+        raise UsageError("MC_GRAFANA_PASSWORD is set but MC_GRAFANA_USER is empty; set MC_GRAFANA_USER too")
     return Settings(grafana=credentials, sources=sources, **values)  # type: ignore[arg-type]
 
 
@@ -277,7 +277,7 @@ def parse_time(text: str, shown: str) -> float:
         stamp = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"{shown}: not RFC3339 or epoch seconds; give e.g. 2026-11-27T10:00:00Z or 1795780800"
+            f"{shown}: not RFC3339 or epoch seconds; give e.g. 2026-11-27T10:00:00Z or 1795773600"
         ) from None
     if stamp.tzinfo is None:
         raise UsageError(f"{shown}: no time zone; add one, e.g. 2026-11-27T10:00:00Z")

@@ -9,12 +9,16 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
-MARKERS = "[pytest]\nmarkers =\n    unit: u\n    chart: c\n    live: l\n    e2e: e\n"
+# Only the root conftest is under test: the installed plugins stay out of the inner run.
+INI = (
+    "[pytest]\naddopts = -p no:pytest-kind -p no:monitoring_conformance\n"
+    "markers =\n    unit: u\n    chart: c\n    live: l\n    e2e: e\n"
+)
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(MARKERS)
+    pytester.makeini(INI)
     pytester.makeconftest(ROOT_CONFTEST.read_text())
     (pytester.path / "tests" / "unit").mkdir(parents=True)
     (pytester.path / "tests" / "chart").mkdir(parents=True)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
-from monitoring_conformance.checks.base import NotVerifiable, Poll, request_line
+from monitoring_conformance.checks.base import NotVerifiable, Poll, expect
 from monitoring_conformance.errors import Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -85,7 +85,7 @@ def take_baseline(
 
     def probe() -> dict[str, float]:
         samples = prometheus.query(query)
-        assert samples, f"no series for {query}"
+        expect(bool(samples), f"no series for {query}")
         return {series_key(s.metric): s.value for s in samples}
 
     budget = min(spec.timeout, BASELINE_BUDGET_S)
@@ -139,7 +139,7 @@ def unchanged(
             look_next="the Todo backend's log and `kubectl describe pod` (or its process) for crashes",
         )
     finally:
-        record.add_evidence(f"GET /healthz, CRUD /api/{user_id}/tasks ({request_line(app.endpoint)})", seen)
+        record.add_evidence(f"GET /healthz, CRUD /api/{user_id}/tasks ({app.endpoint.describe()})", seen)
     if count is None:
         reason = baseline.error if baseline is not None else "no baseline was taken at session start"
         record.measured = None
@@ -147,6 +147,7 @@ def unchanged(
             f"health and round trip pass, but restarts cannot be told: no baseline of {query} ({reason})"
         )
     record.measured = count
+    record.message = f"/healthz ok, CRUD round trip ok, {count} restart(s) ({mode})"
     return count
 
 
@@ -162,7 +163,8 @@ def _restarts(
         if prometheus is None:
             return None
         value = prometheus.scalar(query)
-        assert value is not None, f"no series for {query}"
+        if value is None:
+            raise AssertionError(f"no series for {query}")
         seen["restarts"] = {"query": query, "value": value}
         return int(value)
     if before is None:
@@ -170,7 +172,8 @@ def _restarts(
     if mode == "process":
         now = app.process_start_time()
         seen["restarts"] = {"before": before["process"], "now": now}
-        assert now is not None, "the backend's /metrics has no process_start_time_seconds"
+        if now is None:
+            raise AssertionError("the backend's /metrics has no process_start_time_seconds")
         return 0 if now == before["process"] else 1
     if prometheus is None:
         return None
@@ -178,5 +181,5 @@ def _restarts(
     gone = [key for key in before if key not in current]
     changed = [key for key in before if key in current and current[key] != before[key]]
     seen["restarts"] = {"query": query, "before": dict(before), "now": current, "changed": changed}
-    assert not gone, f"series gone since session start: {', '.join(gone)} ({query})"
+    expect(not gone, f"series gone since session start: {', '.join(gone)} ({query})")
     return len(changed)

@@ -30,6 +30,16 @@ class Described(Protocol):
     def describe(self) -> str: ...
 
 
+def expect(condition: bool, message: str) -> None:
+    """Raise AssertionError ("not yet") with ``message`` unless ``condition`` holds.
+
+    Used instead of ``assert``: the message stays exactly as written (no rewriting), and ``python -O``
+    cannot strip the check.
+    """
+    if not condition:
+        raise AssertionError(message)
+
+
 def request_line(endpoint: Described | None) -> str:
     """``GET /api/v1/query?... -> 200 (Prometheus at http://... (direct))``, or a placeholder."""
     if endpoint is None:
@@ -82,18 +92,17 @@ class Poll:
             self.elapsed = clock.now() - start
 
     def failed(self, head: str, what: str, last: str, look_next: Callable[[], str] | str) -> CheckFailed:
-        """Build (and record) the failure message."""
-        hint = look_next if isinstance(look_next, str) else _safe(look_next)
+        """Build the failure message (the plugin records it as the case's message)."""
+        # the request lines first: building the hint sends requests of its own
         requests = [request_line(e) for e in self.endpoints if e is not None] or ["none"]
+        hint = look_next if isinstance(look_next, str) else _safe(look_next)
         lines = [
             f"{self.record.id} FAILED {head}: {what}",
             f"  last observation: {last}",
             *(f"  request: {line}" for line in requests),
             f"  look next: {hint}",
         ]
-        message = "\n".join(lines)
-        self.record.message = message
-        return CheckFailed(message)
+        return CheckFailed("\n".join(lines))
 
 
 def fail(record: Record, what: str, last: str, *, request: str, look_next: str) -> CheckFailed:
@@ -106,7 +115,6 @@ def fail(record: Record, what: str, last: str, *, request: str, look_next: str) 
             f"  look next: {look_next}",
         ]
     )
-    record.message = message
     return CheckFailed(message)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from monitoring_conformance import dashboards
 from monitoring_conformance.api.grafana import Grafana, panel_queries
-from monitoring_conformance.checks.base import NotVerifiable, Poll, fail, request_line
+from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, fail, request_line
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.wait import Clock
@@ -49,12 +49,13 @@ def dashboard_provisioned(
     def probe() -> dict[str, Any]:
         found = {str(item.get("uid")): str(item.get("title", "")) for item in grafana.search_dashboards()}
         seen["search"] = sorted(found)[:20]
-        assert uid in found, f"uid {uid} is not among the {len(found)} dashboards Grafana's search returns"
+        expect(uid in found, f"uid {uid} is not among the {len(found)} dashboards Grafana's search lists")
         model = grafana.dashboard(uid)
         got_panels = len(list(dashboards.iter_panels(model)))
         seen["loaded"] = {"uid": model.get("uid"), "title": model.get("title"), "panels": got_panels}
-        assert got_panels == want_panels, (
-            f"dashboard {uid} loads with {got_panels} panels, {dashboard.path.name} has {want_panels}"
+        expect(
+            got_panels == want_panels,
+            f"dashboard {uid} loads with {got_panels} panels, {dashboard.path.name} has {want_panels}",
         )
         return model
 
@@ -101,7 +102,7 @@ def panel_has_data(
         seen["sample"] = {ref: r.sample for ref, r in result.results.items()}
         problems = [f"{ref}: error {error}" for ref, error in result.errors.items()]
         problems += [f"{ref}: no data" for ref, r in result.results.items() if r.ok and r.rows == 0]
-        assert not problems, f"{'; '.join(problems)} (queries: {seen['queries']})"
+        expect(not problems, f"{'; '.join(problems)} (queries: {seen['queries']})")
         return result.describe()
 
     poll = Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,))

@@ -6,7 +6,8 @@ from typing import Protocol
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus, count_each_expr
-from monitoring_conformance.checks.base import Poll
+from monitoring_conformance.checks.base import Poll, expect
+from monitoring_conformance.errors import EndpointError
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.wait import CONFIG, Clock
@@ -32,7 +33,10 @@ def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
     down = [t for t in targets if not t.up and (jobs is None or t.job in jobs)]
     if not down:
         jobs_seen = sorted({t.job for t in targets})
-        return f"Prometheus targets: all {len(targets)} up (jobs: {', '.join(jobs_seen) or 'none'})"
+        return (
+            f"Prometheus targets: all {len(targets)} up (jobs: {', '.join(jobs_seen) or 'none'});"
+            " is the job that exports these series missing from the scrape configuration?"
+        )
     shown = "; ".join(
         f'job={t.job} is {t.health.upper()}: "{t.last_error or "no error text"}" ({t.scrape_url})'
         for t in down[:4]
@@ -48,7 +52,6 @@ def jobs_up(
     jobs = spec.texts("jobs")
     need = int(spec.threshold or 1)
     record.threshold = len(jobs)
-    record.note(f"each of {len(jobs)} jobs needs at least {need} target(s) up")
     seen: dict[str, int] = {}
 
     def probe() -> dict[str, int]:
@@ -67,7 +70,7 @@ def jobs_up(
                 errors = sorted({t.last_error for t in mine if not t.up and t.last_error})
                 detail = f' (last error: "{errors[0]}")' if errors else ""
                 problems.append(f"job={job}: {seen[job]} of {len(mine)} targets up{detail}")
-        assert not problems, "; ".join(problems)
+        expect(not problems, "; ".join(problems))
         return dict(seen)
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint,))
@@ -83,6 +86,8 @@ def jobs_up(
             f"GET /-/ready, GET /api/v1/targets ({prometheus.endpoint.describe()})",
             {"up_targets_per_job": dict(seen)},
         )
+    shown = ", ".join(f"{job} {n}" for job, n in counts.items())
+    record.message = f"Prometheus ready; targets up per required job: {shown}"
     return counts
 
 
@@ -102,16 +107,18 @@ def series_present(
         counts.clear()
         counts.update(prometheus.count_each(queries))
         short = [f"{counts[n]} series for {n}: {queries[n]}" for n in queries if counts[n] < need]
-        assert not short, "; ".join(short)
+        expect(not short, "; ".join(short))
         return dict(counts)
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint,))
     try:
-        return poll.until(
+        found = poll.until(
             probe,
             what=f"expected at least {need} series for each of {', '.join(queries)}",
             look_next=lambda: targets_hint(prometheus),
         )
+        record.message = "series per query: " + ", ".join(f"{name} {n}" for name, n in found.items())
+        return found
     finally:
         record.measured = min(counts.values()) if counts else 0
         record.add_evidence(
@@ -142,24 +149,32 @@ def request_rate(
     state: dict[str, float] = {"sent": 0.0, "bursts": 0.0, "last_burst": 0.0, "value": 0.0}
 
     def probe() -> float:
+        traffic_error = ""
         if state["bursts"] == 0 or clk.now() - state["last_burst"] >= BURST_EVERY_S:
             state["bursts"] += 1
             state["last_burst"] = clk.now()
-            state["sent"] += app.traffic(burst)
+            try:
+                state["sent"] += app.traffic(burst)
+            except EndpointError as exc:
+                traffic_error = f"; traffic failed: {exc}"
         value = prometheus.scalar(query)
         state["value"] = value if value is not None else 0.0
         shown = "no series" if value is None else f"{value:g}"
         if value is None or value <= threshold:
-            raise AssertionError(f"request rate is {shown} after {int(state['sent'])} requests: {query}")
+            raise AssertionError(
+                f"request rate is {shown} after {int(state['sent'])} requests: {query}{traffic_error}"
+            )
         return value
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
     try:
-        return poll.until(
+        rate = poll.until(
             probe,
-            what=f"request rate of the Todo backend above {threshold:g} req/s",
+            what=f"request rate above {threshold:g} req/s: {query}",
             look_next=lambda: targets_hint(prometheus),
         )
+        record.message = f"{rate:g} req/s after {int(state['sent'])} generated requests"
+        return rate
     finally:
         record.measured = round(state["value"], 6)
         record.add_evidence(

@@ -64,7 +64,7 @@ class KindTarget:
         host: preflight.Host | None = None,
         options: KindOptions | None = None,
         secret_reader: Callable[[], SecretReader] | None = None,
-        session_hook: Callable[[requests.Session], None] | None = None,
+        session_hook: Callable[[requests.Session], object] | None = None,
     ):
         self.settings = settings
         self.runner = runner

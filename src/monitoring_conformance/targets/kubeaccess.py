@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
+import yaml
 from kubernetes import client as kube_client
 from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
@@ -95,18 +96,13 @@ def kube_session(
             "(e.g. `kind get kubeconfig --name NAME > kubeconfig`) or set KUBECONFIG"
         )
     config_file = os.pathsep.join(str(path) for path in paths if path.is_file())
-    try:
-        contexts, active = kube_config.list_kube_config_contexts(config_file=config_file)
-    except (ConfigException, OSError, ValueError) as exc:
-        raise UsageError(f"{shown_kubeconfig} {config_file}: not a usable kubeconfig ({exc}); "
-                         "pass a kubeconfig file with clusters, users and contexts") from None
-    names = [str(item.get("name")) for item in contexts or []]
+    names, current = _contexts(paths, shown_kubeconfig)
     if context is not None and context not in names:
         raise UsageError(
             f"{shown_context} {context}: no such context in {config_file}; contexts available: "
             f"{', '.join(names) or 'none'}; pass one of them with --context"
         )
-    if context is None and not active:
+    if context is None and not current:
         raise UsageError(
             f"{shown_kubeconfig} {config_file}: no current-context set; pass --context "
             f"(contexts available: {', '.join(names) or 'none'})"
@@ -118,15 +114,40 @@ def kube_session(
             persist_config=False,
         )
     except (ConfigException, OSError, ValueError) as exc:
-        which = context or (active or {}).get("name", "?")
+        which = context or current
         raise UsageError(f"{shown_kubeconfig} {config_file}: context {which} cannot be loaded ({exc}); "
                          "check its cluster and user entries") from None
     return _session(configuration), str(configuration.host).rstrip("/")
 
 
+def _contexts(paths: list[Path], shown_kubeconfig: str) -> tuple[list[str], str]:
+    """Context names and the current context of the kubeconfig files (first current-context wins)."""
+    names: list[str] = []
+    current = ""
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            reason = getattr(exc, "problem", None) or type(exc).__name__
+            raise UsageError(f"{shown_kubeconfig} {path}: not a readable kubeconfig ({reason}); "
+                             "pass a kubeconfig file with clusters, users and contexts") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{shown_kubeconfig} {path}: not a kubeconfig (no mapping at the top); "
+                             "pass a kubeconfig file with clusters, users and contexts")
+        for entry in data.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") and str(entry["name"]) not in names:
+                names.append(str(entry["name"]))
+        current = current or str(data.get("current-context") or "")
+    return names, current
+
+
 def _session(configuration: Any) -> requests.Session:
     session = requests.Session()
     session.auth = _KubeAuth(configuration)
+    for setting in configuration.auth_settings().values():  # registered before any message can show it
+        register_secret(str(setting.get("value") or "").split(" ", 1)[-1])
     if not configuration.verify_ssl:
         session.verify = False
     elif configuration.ssl_ca_cert:
@@ -215,7 +236,7 @@ class Connection:
     shown_kubeconfig: str = "--kubeconfig"
     shown_context: str = "--context"
     #: Called with every session built (tests mount a transport double here).
-    session_hook: Callable[[requests.Session], None] | None = None
+    session_hook: Callable[[requests.Session], object] | None = None
 
     def session(self) -> tuple[requests.Session, str]:
         session, api_base = kube_session(

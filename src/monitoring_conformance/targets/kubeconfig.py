@@ -8,6 +8,7 @@ Nothing is ever deleted. Services, the session and the Grafana login are in :mod
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -18,14 +19,8 @@ import requests
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.diagnostics import Sources, collect
 from monitoring_conformance.errors import ToolError, UsageError
-from monitoring_conformance.orchestrate import (
-    REPO_ROOT,
-    ClusterHelm,
-    build_dependencies,
-    deployed_at,
-    install_release,
-)
-from monitoring_conformance.settings import Settings
+from monitoring_conformance.release import ClusterHelm, build_dependencies, deployed_at, install_release
+from monitoring_conformance.settings import REPO_ROOT, Settings
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     DEFAULT_KUBECONFIG,
@@ -66,7 +61,7 @@ class KubeconfigTarget:
         echo: Echo = _stderr,
         wall: Callable[[], float] = time.time,
         secret_reader: Callable[[], SecretReader] | None = None,
-        session_hook: Callable[[requests.Session], None] | None = None,
+        session_hook: Callable[[requests.Session], object] | None = None,
     ):
         self.settings = settings
         self.runner = runner
@@ -146,7 +141,10 @@ class KubeconfigTarget:
             s, helm if have_helm else None, self.secret_reader, namespace=s.monitoring_namespace,
             release=s.release, echo=self.echo, target=self.name,
         )
-        versions = {"helm": str(helm.version())} if have_helm else {}
+        versions: dict[str, str] = {}
+        if have_helm:
+            with contextlib.suppress(ToolError):  # a version is nice to report, not needed to verify
+                versions["helm"] = str(helm.version())
         self.stack = self.connection.stack(self.name, credentials=credentials, t0=t0, t0_source=source,
                                            versions=versions, timings=self.timings, echo=self.echo)
         return self.stack

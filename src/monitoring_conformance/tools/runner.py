@@ -152,7 +152,7 @@ def _strip_exe(argv: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def find_tool(name: str, *, fix: str) -> str:
-    """Return the path of ``name`` from the bootstrap's tools folder or PATH, or raise a one-line ToolError."""
+    """The path of ``name`` from the bootstrap's tools folder or PATH, or raise a one-line ToolError."""
     local = TOOLS_DIR / name
     if local.is_file() and os.access(local, os.X_OK):
         return str(local)

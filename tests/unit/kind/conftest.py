@@ -83,8 +83,14 @@ def options(tmp_path: Path) -> KindOptions:
     )
 
 
-def answer(runner: RecordingRunner, match: Callable[[tuple[str, ...]], bool], *, stdout: str = "",
-           stderr: str = "", returncode: int = 0) -> None:
+def answer(
+    runner: RecordingRunner,
+    match: Callable[[tuple[str, ...]], bool],
+    *,
+    stdout: str = "",
+    stderr: str = "",
+    returncode: int = 0,
+) -> None:
     """Answer every command for which ``match(argv)`` holds (argv with the executable's basename)."""
 
     def responder(argv: tuple[str, ...]) -> Result | None:
@@ -119,7 +125,9 @@ API_SERVER = "https://127.0.0.1:6443"
 TOKEN = "kube-token-0123456789abcdef"
 
 
-def write_kubeconfig(path: Path, *, contexts: tuple[str, ...] = ("kind-mc-test",), current: str | None = None) -> Path:
+def write_kubeconfig(
+    path: Path, *, contexts: tuple[str, ...] = ("kind-mc-test",), current: str | None = None
+) -> Path:
     """A kubeconfig with a fake server URL and a bearer token (what `kind create cluster` would write)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = "\n".join(f"- name: {name}\n  context: {{cluster: c, user: u}}" for name in contexts)

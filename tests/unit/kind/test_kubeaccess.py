@@ -44,7 +44,7 @@ class CoreV1ApiDouble:
 
 
 def grafana_secret(name: str = "grafana", **data: str) -> V1Secret:
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    encoded: dict[str, bytes | str] = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     return V1Secret(metadata=V1ObjectMeta(name=name, namespace="monitoring"), data=encoded, type="Opaque")
 
 
@@ -78,7 +78,9 @@ def test_proxy_url_shape() -> None:
     assert service_proxy_url("https://10.0.0.1:6443/", "monitoring", "kps-prometheus", 9090) == (
         "https://10.0.0.1:6443/api/v1/namespaces/monitoring/services/http:kps-prometheus:9090/proxy"
     )
-    assert service_proxy_url("https://h", "m", "loki", 3100, scheme="https").endswith("/https:loki:3100/proxy")
+    assert service_proxy_url("https://h", "m", "loki", 3100, scheme="https").endswith(
+        "/https:loki:3100/proxy"
+    )
 
 
 def test_missing_kubeconfig_is_a_usage_error_naming_option_value_and_fix(tmp_path: Path) -> None:
@@ -89,7 +91,8 @@ def test_missing_kubeconfig_is_a_usage_error_naming_option_value_and_fix(tmp_pat
 
     message = str(error.value)
     assert message.startswith(f"--kubeconfig {missing}: kubeconfig file not found")
-    assert "kind get kubeconfig" in message and "\n" not in message
+    assert "kind get kubeconfig" in message
+    assert "\n" not in message
 
 
 def test_env_twin_is_named_when_the_path_came_from_kubeconfig_env(tmp_path: Path) -> None:
@@ -130,7 +133,10 @@ def test_connection_builds_proxied_endpoints(tmp_path: Path) -> None:
 
     endpoints = connection.endpoints()
 
-    assert endpoints["prometheus"].base_url == f"{API_SERVER}/api/v1/namespaces/mon/services/http:kps-prometheus:9090/proxy"
+    assert (
+        endpoints["prometheus"].base_url
+        == f"{API_SERVER}/api/v1/namespaces/mon/services/http:kps-prometheus:9090/proxy"
+    )
     assert endpoints["grafana"].base_url.endswith("/namespaces/mon/services/http:grafana:80/proxy")
     assert endpoints["loki"].base_url.endswith("/namespaces/mon/services/http:loki:3100/proxy")
     assert endpoints["app"].base_url.endswith("/namespaces/todo/services/http:todo-backend:8000/proxy")
@@ -142,31 +148,53 @@ def test_connection_builds_proxied_endpoints(tmp_path: Path) -> None:
 def test_grafana_login_posts_once_through_the_proxy(tmp_path: Path) -> None:
     config = write_kubeconfig(tmp_path / "kubeconfig")
     transport = RecordedTransport(base_url=API_SERVER)
-    transport.route("POST", r".*/services/http:grafana:80/proxy/login",
-                    lambda call, match: Reply(200, {"message": "Logged in"}))
+    transport.route(
+        "POST",
+        r".*/services/http:grafana:80/proxy/login",
+        lambda call, match: Reply(200, {"message": "Logged in"}),
+    )
     connection = Connection(str(config), None, session_hook=transport.mount)
 
-    stack = connection.stack("kubeconfig", credentials=("admin", "pa55-w0rd"), t0=None, t0_source="unknown",
-                             versions={}, timings={}, echo=lambda line: None)
+    stack = connection.stack(
+        "kubeconfig",
+        credentials=("admin", "pa55-w0rd"),
+        t0=None,
+        t0_source="unknown",
+        versions={},
+        timings={},
+        echo=lambda line: None,
+    )
 
     assert [c.path for c in transport.calls] == [
-        "/api/v1/namespaces/monitoring/services/http:grafana:80/proxy/login"]
+        "/api/v1/namespaces/monitoring/services/http:grafana:80/proxy/login"
+    ]
     assert transport.calls[0].json() == {"user": "admin", "password": "pa55-w0rd"}
-    assert stack.grafana is not None and stack.target == "kubeconfig"
+    assert stack.grafana is not None
+    assert stack.target == "kubeconfig"
     assert "pa55-w0rd" not in redact("password pa55-w0rd")
 
 
 def test_grafana_login_failure_is_reported_not_raised(tmp_path: Path) -> None:
     config = write_kubeconfig(tmp_path / "kubeconfig")
     transport = RecordedTransport(base_url=API_SERVER)
-    transport.route("POST", r".*/login", lambda call, match: Reply(401, {"message": "invalid username or password"}))
+    transport.route(
+        "POST", r".*/login", lambda call, match: Reply(401, {"message": "invalid username or password"})
+    )
     lines: list[str] = []
     connection = Connection(str(config), None, session_hook=transport.mount)
 
-    connection.stack("kind", credentials=("admin", "wrong-pass-123"), t0=None, t0_source="unknown",
-                     versions={}, timings={}, echo=lines.append)
+    connection.stack(
+        "kind",
+        credentials=("admin", "wrong-pass-123"),
+        t0=None,
+        t0_source="unknown",
+        versions={},
+        timings={},
+        echo=lines.append,
+    )
 
-    assert len(lines) == 1 and "Grafana login through the API-server proxy failed" in lines[0]
+    assert len(lines) == 1
+    assert "Grafana login through the API-server proxy failed" in lines[0]
     assert "wrong-pass-123" not in lines[0]
 
 
@@ -174,8 +202,13 @@ def test_grafana_login_failure_is_reported_not_raised(tmp_path: Path) -> None:
 
 
 def test_secret_is_read_and_its_password_registered_for_redaction() -> None:
-    api = CoreV1ApiDouble({("monitoring", "grafana"): grafana_secret(**{"admin-user": "admin",
-                                                                         "admin-password": "Zr7-secret-pw"})})
+    api = CoreV1ApiDouble(
+        {
+            ("monitoring", "grafana"): grafana_secret(
+                **{"admin-user": "admin", "admin-password": "Zr7-secret-pw"}
+            )
+        }
+    )
 
     user, password = read_grafana_credentials(api, "monitoring")
 
@@ -185,10 +218,18 @@ def test_secret_is_read_and_its_password_registered_for_redaction() -> None:
 
 
 def test_existing_secret_named_in_the_values_is_used() -> None:
-    values: dict[str, Any] = {"kube-prometheus-stack": {"grafana": {"admin": {
-        "existingSecret": "my-grafana-admin", "userKey": "u", "passwordKey": "p"}}}}
-    api = CoreV1ApiDouble({("monitoring", "my-grafana-admin"): grafana_secret("my-grafana-admin", u="root",
-                                                                              p="pw-from-own-secret")})
+    values: dict[str, Any] = {
+        "kube-prometheus-stack": {
+            "grafana": {"admin": {"existingSecret": "my-grafana-admin", "userKey": "u", "passwordKey": "p"}}
+        }
+    }
+    api = CoreV1ApiDouble(
+        {
+            ("monitoring", "my-grafana-admin"): grafana_secret(
+                "my-grafana-admin", u="root", p="pw-from-own-secret"
+            )
+        }
+    )
 
     ref = grafana_secret_ref(values)
 

@@ -14,7 +14,9 @@ from .conftest import happy_runner
 
 pytestmark = pytest.mark.unit
 
-NO_DAEMON = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+NO_DAEMON = (
+    "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+)
 
 
 def failures(runner: RecordingRunner, host: Host) -> str:
@@ -41,8 +43,9 @@ def test_no_tools_at_all_lists_every_one(tmp_path: Path, host: Host, monkeypatch
     message = failures(runner, host)
 
     lines = message.splitlines()
-    assert lines[0] == ("kind target cannot start: docker not found, kind not found, helm not found, "
-                        "kubectl not found")
+    assert lines[0] == (
+        "kind target cannot start: docker not found, kind not found, helm not found, kubectl not found"
+    )
     assert len(lines) == 5
     assert lines[1].startswith("  - docker not found on PATH: install Docker")
     assert "kind v0.27 or newer" in lines[2]
@@ -73,7 +76,8 @@ def test_kind_too_old(tools: Path, host: Host) -> None:
     message = failures(runner, host)
 
     assert "kind too old" in message.splitlines()[0]
-    assert "kind v0.20.0" in message and "need v0.27 or newer" in message
+    assert "kind v0.20.0" in message
+    assert "need v0.27 or newer" in message
 
 
 def test_helm_2_is_not_supported(tools: Path, host: Host) -> None:
@@ -89,7 +93,9 @@ def test_low_memory_and_inotify_are_both_listed(tools: Path, host: Host) -> None
 
     message = failures(happy_runner(), host)
 
-    assert message.splitlines()[0] == "kind target cannot start: too little free memory, inotify limits too low"
+    assert (
+        message.splitlines()[0] == "kind target cannot start: too little free memory, inotify limits too low"
+    )
     assert "only 2.0 GiB memory available (need 6 GiB)" in message
     assert "fs.inotify.max_user_instances=128 (need 512)" in message
     assert "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512" in message

@@ -42,7 +42,9 @@ def test_upstream_kindcluster_does_not_download_when_the_binaries_exist(
     assert cluster.kind_path == tools / "kind"
 
 
-def test_upstream_kindcluster_would_download_without_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upstream_kindcluster_would_download_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Why RunnerKindCluster overrides ensure_kind: the upstream class fetches from GitHub."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(requests, "get", no_download)
@@ -52,12 +54,19 @@ def test_upstream_kindcluster_would_download_without_them(tmp_path: Path, monkey
         cluster.ensure_kind()
 
 
-def test_runner_cluster_never_downloads_a_missing_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runner_cluster_never_downloads_a_missing_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(requests, "get", no_download)
-    cluster = RunnerKindCluster("x", kubeconfig=tmp_path / "kc", runner=RecordingRunner(),
-                                kind_path=str(tmp_path / "missing-kind"), kubectl_path=str(tmp_path / "kubectl"))
+    cluster = RunnerKindCluster(
+        "x",
+        kubeconfig=tmp_path / "kc",
+        runner=RecordingRunner(),
+        kind_path=str(tmp_path / "missing-kind"),
+        kubectl_path=str(tmp_path / "kubectl"),
+    )
 
-    with pytest.raises(ToolError, match="kind not found at .*missing-kind: install kind v0.27"):
+    with pytest.raises(ToolError, match=r"kind not found at .*missing-kind: install kind v0\.27"):
         cluster.ensure_kind()
     with pytest.raises(ToolError, match="kubectl not found"):
         cluster.ensure_kubectl()
@@ -88,8 +97,11 @@ def test_every_cluster_command_goes_through_the_runner_with_a_timeout(tools: Pat
     assert created is True
     assert out == "node/mc Ready\n"
     assert [c[:3] for c in runner.commands()] == [
-        ("kind", "get", "clusters"), ("kind", "create", "cluster"), ("kind", "load", "docker-image"),
-        ("kubectl", "--kubeconfig", str(tmp_path / "kc")), ("kind", "delete", "cluster"),
+        ("kind", "get", "clusters"),
+        ("kind", "create", "cluster"),
+        ("kind", "load", "docker-image"),
+        ("kubectl", "--kubeconfig", str(tmp_path / "kc")),
+        ("kind", "delete", "cluster"),
     ]
     assert all(0 < t <= 600 for t in runner.timeouts)
 
@@ -112,8 +124,10 @@ def test_port_forward_is_refused(tools: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "version"),
-    [("kind v0.32.0 go1.25.3 linux/amd64", KindVersion(0, 32, 0)), ("kind v0.27.0 go1.23.6 darwin/arm64",
-                                                                    KindVersion(0, 27, 0))],
+    [
+        ("kind v0.32.0 go1.25.3 linux/amd64", KindVersion(0, 32, 0)),
+        ("kind v0.27.0 go1.23.6 darwin/arm64", KindVersion(0, 27, 0)),
+    ],
 )
 def test_kind_version_parses(text: str, version: KindVersion) -> None:
     runner = RecordingRunner()
@@ -163,7 +177,8 @@ def test_unrecoverable_states_are_named(payload: str, reason: str) -> None:
     stuck = pod_failures(pods(payload))
 
     assert len(stuck) == 1
-    assert stuck[0].stuck is not None and stuck[0].stuck.startswith(reason)
+    assert stuck[0].stuck is not None
+    assert stuck[0].stuck.startswith(reason)
 
 
 def test_image_pull_backoff_is_unrecoverable() -> None:
@@ -179,8 +194,9 @@ def test_kubectl_binds_kubeconfig_and_context(tools: Path) -> None:
 
     kubectl.apply("manifests")
 
-    assert runner.commands() == [("kubectl", "--kubeconfig", "/k/config", "--context", "kind-mc", "apply", "-f",
-                                  "manifests")]
+    assert runner.commands() == [
+        ("kubectl", "--kubeconfig", "/k/config", "--context", "kind-mc", "apply", "-f", "manifests")
+    ]
 
 
 def test_kubectl_pods_rejects_non_json(tools: Path) -> None:
