@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from monitoring_conformance.errors import ConformanceError, UsageError
-from monitoring_conformance.settings import OPTION_BY_NAME, OPTIONS, REPO_ROOT
+from monitoring_conformance.settings import OPTION_BY_NAME, OPTIONS, REPO_ROOT, ensure_writable
 
 SUITE_DIR = REPO_ROOT / "tests" / "conformance"
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -78,16 +78,7 @@ def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
     if given is None and env.get(opt.env):
         given, shown = env[opt.env], f"{opt.env}={env[opt.env]}"
     directory = Path(given or str(opt.default))
-    shown = shown or f"{opt.flag} {directory}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".mc-write-check"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"{shown}: not writable ({reason}); pass a writable folder") from None
-    return directory
+    return ensure_writable(directory, shown or f"{opt.flag} {directory}")
 
 
 def pytest_args(args: Sequence[str], directory: Path) -> list[str]:

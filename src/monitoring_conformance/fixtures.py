@@ -20,6 +20,7 @@ import yaml
 from monitoring_conformance import profile as profiles
 from monitoring_conformance import settings as options
 from monitoring_conformance import targets, wait
+from monitoring_conformance.api.app import TodoApp
 from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.loki import Loki
@@ -134,11 +135,24 @@ class Suite:
             elif system == "loki":
                 made = Loki(endpoint)
             else:
-                from monitoring_conformance.api.app import TodoApp
-
                 made = TodoApp(endpoint)
         self.clients[system] = made
         return made
+
+    def fill_versions(self) -> dict[str, str]:
+        """The stack's versions, completed (best effort, one request each) from the clients."""
+        versions = dict(self.stack.versions) if self.stack else {}
+        for system in ("prometheus", "grafana", "loki"):
+            client = self.client(system) if system not in versions else None
+            if client is None:
+                continue
+            try:
+                found = client.version()
+            except Exception:  # noqa: S112 - a version is nice to have, never a reason to fail
+                continue
+            if found:
+                versions[system] = str(found)
+        return versions
 
     def record(self, requirement_id: str) -> Record:
         if requirement_id not in self.records:

@@ -27,8 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -186,7 +185,8 @@ def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LIVE: weakref.WeakSet[LocalStack] = weakref.WeakSet()
+#: Stacks started and not yet stopped; atexit stops them as a last resort.
+_LIVE: set[LocalStack] = set()
 
 
 @atexit.register
@@ -380,8 +380,3 @@ def _expect_text(needle: str) -> Callable[[str], None]:
 
 def _summary(targets: dict[Any, dict[str, Any]]) -> str:
     return ", ".join(f"{job}={t.get('health')}" for job, t in targets.items()) or "none"
-
-
-def running_stacks() -> Sequence[LocalStack]:
-    """Stacks started and not yet stopped in this process (for diagnostics)."""
-    return list(_LIVE)

@@ -217,7 +217,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         profile=suite.profile.name,
         started=suite.started,
         duration_s=suite.elapsed(),
-        versions=stack.versions if stack else {},
+        versions=suite.fill_versions(),
         timings=stack.timings if stack else {},
         diagnostics=diagnostics,
         session_problems=suite.problems,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -290,13 +291,15 @@ def _is_ci(env: Mapping[str, str]) -> bool:
 
 def check_report_dir(settings: Settings) -> Path:
     """Create the report folder if needed and prove it is writable; else a UsageError naming the option."""
-    directory = settings.report_dir
-    shown = settings.shown("report_dir")
+    return ensure_writable(settings.report_dir, settings.shown("report_dir"))
+
+
+def ensure_writable(directory: Path, shown: str) -> Path:
+    """Create ``directory`` and write (and remove) a uniquely named file in it; else a one-line UsageError."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".mc-write-check"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".mc-write-check-"):
+            pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UsageError(f"{shown}: not writable ({reason}); pass a writable folder") from None

@@ -71,3 +71,9 @@ def test_junit_reader_sees_no_ids_in_a_file_without_properties(tmp_path: Path) -
     junit = tmp_path / "junit.xml"
     junit.write_text('<testsuites><testsuite><testcase name="t"/></testsuite></testsuites>')
     assert junit_requirement_ids(junit) == set()
+
+
+def test_a_run_without_a_report_names_the_missing_file(tmp_path: Path) -> None:
+    run = SuiteRun(["monitoring-conformance"], 3, "", "internal error: boom", 0.1, tmp_path)
+    with pytest.raises(AssertionError, match=r"(?s)no .*acceptance.json.*exit code 3.*internal error: boom"):
+        _ = run.report

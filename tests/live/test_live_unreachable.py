@@ -19,9 +19,9 @@ def unreachable_run(suite: SuiteRunner, healthy_stack: LocalStack) -> SuiteRun:
 
 
 def test_exit_code_is_non_zero(
-    unreachable_run: SuiteRun, record_property: Callable[[str, object], None]
+    unreachable_run: SuiteRun, record_testsuite_property: Callable[[str, object], None]
 ) -> None:
-    record_property("unreachable_prometheus_seconds", round(unreachable_run.seconds, 2))
+    record_testsuite_property("unreachable_prometheus_seconds", round(unreachable_run.seconds, 2))
     FIGURES["unreachable Prometheus URL: CLI run (s)"] = round(unreachable_run.seconds, 2)
     assert unreachable_run.returncode != 0, unreachable_run.describe()
 

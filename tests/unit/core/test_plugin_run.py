@@ -1,0 +1,208 @@
+"""The plugin end to end, in process: the real tests/conformance against doubles, reports and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.doubles import PrometheusDouble, TodoAppDouble, connection_refused, vector
+from tests.doubles.transport import RecordedTransport
+from tests.unit.core.helpers import DoublesPlugin, targets_payload
+
+from monitoring_conformance.cli import SUITE_DIR
+
+pytestmark = pytest.mark.unit
+
+HOST_SERIES = {
+    'node_cpu_seconds_total{job="node"}': [({"cpu": "0"}, 1.0)],
+    'process_cpu_seconds_total{job="todo-backend"}': [({}, 2.0)],
+    'node_memory_MemAvailable_bytes{job="node"}': [({}, 3.0)],
+    'process_resident_memory_bytes{job="todo-backend"}': [({}, 4.0)],
+    'sum(rate(http_requests_total{job="todo-backend",handler!="/metrics"}[30s]))': [({}, 1.5)],
+}
+
+
+def host_doubles(**series_overrides: Any) -> dict[str, RecordedTransport]:
+    series = {**HOST_SERIES, **series_overrides}
+    prometheus = PrometheusDouble(
+        vectors=series, targets=targets_payload("prometheus", "todo-backend", "node")
+    )
+    return {"Prometheus": prometheus, "Todo backend": TodoAppDouble()}
+
+
+def run_suite(
+    pytester: pytest.Pytester, report_dir: Path, doubles: Mapping[str, RecordedTransport], *args: str
+) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(
+        str(SUITE_DIR), "-p", "no:pytest-kind", "-p", "no:cacheprovider",
+        "--target", "urls", "--prometheus-url", PrometheusDouble.base_url,
+        "--app-url", TodoAppDouble.base_url,
+        "--report-dir", str(report_dir), "--timeout-scale", "0.01", f"--junitxml={report_dir / 'junit.xml'}",
+        *args, plugins=[DoublesPlugin(doubles)],
+    )  # fmt: skip
+
+
+def report(report_dir: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((report_dir / "acceptance.json").read_text())
+    return loaded
+
+
+def statuses(report_dir: Path) -> dict[str, str]:
+    return {item["id"]: item["status"] for item in report(report_dir)["requirements"]}
+
+
+def test_healthy_host_stack_passes(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = run_suite(pytester, tmp_path, host_doubles(), "-v")
+
+    assert result.ret == 0, result.stdout.str()
+    built = report(tmp_path)
+    assert built["verdict"] == "pass"
+    assert built["profile"] == "host"
+    assert set(statuses(tmp_path).values()) == {"pass"}
+    assert list(statuses(tmp_path)) == [  # profile order
+        "stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate", "app.unchanged"
+    ]  # fmt: skip
+    assert (tmp_path / "acceptance.md").read_text().startswith("# Acceptance report: PASS")
+    result.stdout.fnmatch_lines(["*test_cpu_series_exist?metrics.cpu? PASSED*", "*acceptance verdict: PASS*"])
+    junit = (tmp_path / "junit.xml").read_text()
+    assert '<property name="requirement" value="metrics.cpu"' in junit
+    assert '<property name="unit" value="req/s"' in junit
+
+
+def test_missing_node_series_fails_only_cpu_and_memory(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    doubles = host_doubles(
+        **{'node_cpu_seconds_total{job="node"}': [], 'node_memory_MemAvailable_bytes{job="node"}': []}
+    )
+
+    result = run_suite(pytester, tmp_path, doubles)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert statuses(tmp_path) == {
+        "stack.prometheus_targets": "pass", "metrics.cpu": "fail", "metrics.memory": "fail",
+        "metrics.request_rate": "pass", "app.unchanged": "pass",
+    }  # fmt: skip
+    built = report(tmp_path)
+    cpu = next(item for item in built["requirements"] if item["id"] == "metrics.cpu")
+    assert cpu["message"].startswith("metrics.cpu FAILED after 0.3s")
+    assert 'node_cpu_seconds_total{job="node"}' in cpu["message"]
+    assert built["diagnostics"]["prometheus_targets"][0]["job"] in {"prometheus", "todo-backend", "node"}
+
+
+def write_profile(path: Path) -> Path:
+    path.write_text(
+        "requirements:\n"
+        "  stack.prometheus_targets: {timeout: 5, jobs: [prometheus]}\n"
+        "  logs.todo_backend:\n"
+        "    timeout: 5\n"
+        "    threshold: 5\n"
+        "    selector: '{app=\"todo-backend\"}'\n"
+        "    fallback_selector: '{namespace=\"todo\"}'\n"
+        "    labels: {app: todo-backend}\n"
+    )
+    return path
+
+
+def test_not_verified_fails_the_verdict_in_strict_mode(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    profile = write_profile(tmp_path / "profile.yaml")
+
+    result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile))
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # pytest alone would say 0: one pass, one skip
+    result.assert_outcomes(passed=1, skipped=1, deselected=18)
+    assert statuses(tmp_path / "out") == {
+        "stack.prometheus_targets": "pass",
+        "logs.todo_backend": "not_verified",
+    }
+    built = report(tmp_path / "out")
+    assert built["verdict"] == "fail"
+    logs = built["requirements"][1]
+    assert logs["message"] == "no Loki endpoint on this target: pass --loki-url (urls target)"
+
+
+def test_not_verified_is_reported_but_passes_without_strict(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    profile = write_profile(tmp_path / "profile.yaml")
+
+    result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile), "--no-strict")
+
+    assert result.ret == 0
+    built = report(tmp_path / "out")
+    assert built["verdict"] == "pass"
+    assert built["strict"] is False
+    assert built["summary"] == {"pass": 1, "fail": 0, "not_verified": 1}
+
+
+def test_deselected_profile_requirement_is_not_verified(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = run_suite(pytester, tmp_path, host_doubles(), "-k", "cpu")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    found = statuses(tmp_path)
+    assert found["metrics.cpu"] == "pass"
+    assert found["metrics.memory"] == "not_verified"
+
+
+def test_unreachable_prometheus_stops_before_any_test(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    doubles = {"Prometheus": PrometheusDouble(fail_all=connection_refused()), "Todo backend": TodoAppDouble()}
+
+    result = run_suite(pytester, tmp_path, doubles)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --prometheus-url http://prometheus.test: connection refused; start Prometheus there*"]
+    )
+    assert not (tmp_path / "acceptance.json").exists()
+
+
+def test_collect_only_opens_nothing(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    doubles = {"Prometheus": PrometheusDouble(fail_all=connection_refused())}
+
+    result = run_suite(pytester, tmp_path, doubles, "--collect-only")
+
+    assert result.ret == 0
+    assert doubles["Prometheus"].calls == []
+
+
+def test_plan_prints_the_commands_and_runs_nothing(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    doubles = {"Prometheus": PrometheusDouble(fail_all=connection_refused())}
+
+    result = run_suite(pytester, tmp_path, doubles, "--plan")
+
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["(the urls target runs no commands)"])
+    assert doubles["Prometheus"].calls == []
+
+
+def test_plugin_is_inert_in_other_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MC_TARGET", "nope")
+    monkeypatch.setenv("MC_PROFILE", "/no/such/profile.yaml")
+    pytester.makepyfile("def test_plain():\n    assert 1 + 1 == 2\n")
+
+    result = pytester.runpytest_inprocess("-p", "no:pytest-kind")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_target_on_the_command_line_validates_at_start(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+
+    result = pytester.runpytest_inprocess("-p", "no:pytest-kind", "--target", "minikube")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --target minikube: unknown value; use one of urls, kubeconfig, kind"]
+    )
+
+
+def test_rate_query_vector_helper_matches_the_profile() -> None:
+    # The host profile's rate query is the one this module's double answers (guards the test data).
+    expr = next(iter(k for k in HOST_SERIES if k.startswith("sum(rate(")))
+    from monitoring_conformance.profile import load
+
+    spec = load("host").spec("metrics.request_rate")
+    assert spec is not None
+    assert spec.text("query") == expr
+    assert vector([])["data"]["result"] == []
