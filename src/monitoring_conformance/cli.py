@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from monitoring_conformance import preflight
 from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.settings import OPTION_BY_NAME, OPTIONS, REPO_ROOT, ensure_writable
+from monitoring_conformance.tools.runner import Runner, SubprocessRunner
 
 SUITE_DIR = REPO_ROOT / "tests" / "conformance"
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -81,6 +83,31 @@ def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
     return ensure_writable(directory, shown or f"{opt.flag} {directory}")
 
 
+def _given(args: Sequence[str], env: dict[str, str], name: str) -> str | None:
+    opt = OPTION_BY_NAME[name]
+    value = _option_value(args, opt.flag)
+    return value if value is not None else env.get(opt.env)
+
+
+def kind_preflight(
+    args: Sequence[str],
+    env: dict[str, str],
+    runner: Runner | None = None,
+    host: preflight.Host | None = None,
+) -> None:
+    """For the kind target (without --plan), check the machine before pytest starts.
+
+    A machine without Docker or kind stops here in a second or two with the preflight's lines (what is
+    missing, one line each with its fix) and nothing else: no pytest session, no report of a run that
+    never started.
+    """
+    target = _given(args, env, "target") or str(OPTION_BY_NAME["target"].default)
+    plan = "--plan" in args or (env.get(OPTION_BY_NAME["plan"].env, "").lower() in {"1", "true", "yes"})
+    if target != "kind" or plan:
+        return
+    preflight.require(preflight.run_preflight(runner or SubprocessRunner(), host))
+
+
 def pytest_args(args: Sequence[str], directory: Path) -> list[str]:
     extra = list(args)
     wanted = [
@@ -116,11 +143,15 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     captured = io.StringIO()
     try:
         directory = report_dir(args, dict(os.environ))
+        kind_preflight(args, dict(os.environ))
         with contextlib.redirect_stderr(captured):
             code = int(pytest.main(pytest_args(args, directory), plugins=list(plugins)))
     except UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_USAGE
+    except preflight.PreflightFailed as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_INCOMPLETE
     except ConformanceError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_INCOMPLETE
