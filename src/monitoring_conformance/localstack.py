@@ -237,6 +237,8 @@ class LocalStack:
 
     def start(self) -> None:
         """Start every server and wait until the stack is ready. Stops what it started if anything fails."""
+        if self.servers:
+            raise RuntimeError("this LocalStack is already started (the context manager starts it)")
         _LIVE.add(self)
         try:
             if self.spec.scrape_node:
@@ -309,7 +311,8 @@ class LocalStack:
             self.ports[job] = port
             server.start(self.workdir)
             try:
-                self._wait_http(server, f"http://127.0.0.1:{port}{ready_path}", check)
+                url = f"http://127.0.0.1:{port}{ready_path}"
+                self._wait_http(server, url, check, BOUND[job].format(port=port))
                 self.timings[job] = time.monotonic() - started
                 return
             except PortInUse:
@@ -317,12 +320,21 @@ class LocalStack:
                 if attempt == PORT_ATTEMPTS:
                     raise
 
-    def _wait_http(self, server: ServerProcess, url: str, check: Callable[[str], None]) -> None:
+    def _wait_http(
+        self, server: ServerProcess, url: str, check: Callable[[str], None], bound: str
+    ) -> None:
+        """Wait until ``url`` answers AND this process's own log says it holds the port.
+
+        An answer alone is not enough: when two stacks start side by side, a process that lost the port
+        race is still alive for a moment while another stack's server answers on that port.
+        """
+
         def answers() -> None:
             server.check_alive()
             response = self._session.get(url, timeout=PROBE_TIMEOUT)
             assert response.status_code == 200, f"GET {url} -> {response.status_code}"
             check(response.text)
+            assert bound in server.tail(lines=200), f"{server.name} has not logged {bound!r} yet"
 
         self._wait(answers, f"{server.name} ready at {url}")
 
@@ -369,6 +381,14 @@ class LocalStack:
             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ]
+
+
+#: What each server logs once it holds its port (the port is filled in).
+BOUND = {
+    JOB_NODE: 'msg="Listening on" address=127.0.0.1:{port}',
+    JOB_PROMETHEUS: 'msg="Listening on" address=127.0.0.1:{port}',
+    JOB_APP: "Uvicorn running on http://127.0.0.1:{port}",
+}
 
 
 def _expect_text(needle: str) -> Callable[[str], None]:

@@ -75,3 +75,25 @@ def test_a_port_taken_meanwhile_is_retried_and_stop_ends_every_process(
     assert [pid for pid in pids if pid is not None and alive(pid)] == []
     stack.stop()  # a second stop is harmless
     assert (tmp_path / "prometheus.log").is_file(), "logs stay in a workdir the caller owns"
+
+
+def test_an_answer_from_another_process_on_the_port_is_not_readiness(
+    healthy_stack: LocalStack, tmp_path: Path
+) -> None:
+    """The port race: our process is alive but never bound; another stack's server answers there."""
+    port = healthy_stack.ports[JOB_APP]
+    idle = ["python3", "-c", "import select; select.select([], [], [])"]  # alive, never listens
+    server = localstack.ServerProcess(JOB_APP, idle, tmp_path / "idle.log")
+    stack = LocalStack(StackSpec(ready_timeout=1.0), workdir=tmp_path)
+    server.start(tmp_path)
+    try:
+        with pytest.raises(AssertionError, match="has not logged 'Uvicorn running on"):
+            stack._wait_http(
+                server,
+                f"http://127.0.0.1:{port}/healthz",
+                lambda body: None,
+                localstack.BOUND[JOB_APP].format(port=port),
+            )
+    finally:
+        server.stop()
+        stack.stop()
