@@ -21,8 +21,18 @@ from pathlib import Path
 import pytest
 
 from monitoring_conformance import preflight
+from monitoring_conformance import report as reports
 from monitoring_conformance.errors import ConformanceError, UsageError
-from monitoring_conformance.settings import OPTION_BY_NAME, OPTIONS, REPO_ROOT, ensure_writable
+from monitoring_conformance.gate import OutputGate
+from monitoring_conformance.redact import redact
+from monitoring_conformance.settings import (
+    OPTION_BY_NAME,
+    OPTIONS,
+    REPO_ROOT,
+    check_values_file,
+    ensure_writable,
+    parse_bool,
+)
 from monitoring_conformance.tools.runner import Runner, SubprocessRunner
 
 SUITE_DIR = REPO_ROOT / "tests" / "conformance"
@@ -99,10 +109,18 @@ def kind_preflight(
 
     A machine without Docker or kind stops here in a second or two with the preflight's lines (what is
     missing, one line each with its fix) and nothing else: no pytest session, no report of a run that
-    never started.
+    never started. A ``--values`` file that does not exist is a usage error before any command runs.
     """
+    values = OPTION_BY_NAME["values"]
+    given = _option_value(args, values.flag)
+    if given is not None:
+        check_values_file(Path(given), f"{values.flag} {given}")
+    elif env.get(values.env):
+        check_values_file(Path(env[values.env]), f"{values.env}={env[values.env]}")
     target = _given(args, env, "target") or str(OPTION_BY_NAME["target"].default)
-    plan = "--plan" in args or (env.get(OPTION_BY_NAME["plan"].env, "").lower() in {"1", "true", "yes"})
+    plan_env = OPTION_BY_NAME["plan"].env
+    raw_plan = env.get(plan_env, "")
+    plan = "--plan" in args or (raw_plan != "" and parse_bool(raw_plan, f"{plan_env}={raw_plan}"))
     if target != "kind" or plan:
         return
     preflight.require(preflight.run_preflight(runner or SubprocessRunner(), host))
@@ -141,29 +159,48 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
         sys.stdout.write(help_text() + "\n")
         return EXIT_PASS
     captured = io.StringIO()
+    # pytest's header waits here until the target is open: bad input shows as one line on stderr, alone
+    gate = OutputGate(sys.stdout)
     try:
         directory = report_dir(args, dict(os.environ))
+        # an earlier run's report must not outlive this one (e.g. a "pass" next to this run's bad input)
+        reports.remove_stale(directory, _shown_report_dir(args, dict(os.environ), directory))
         kind_preflight(args, dict(os.environ))
-        with contextlib.redirect_stderr(captured):
-            code = int(pytest.main(pytest_args(args, directory), plugins=list(plugins)))
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(gate):
+            code = int(pytest.main(pytest_args(args, directory), plugins=[gate, *plugins]))
     except UsageError as exc:
-        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_USAGE
     except preflight.PreflightFailed as exc:
-        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except ConformanceError as exc:
-        sys.stderr.write(f"{exc}\n")
+        gate.release()
+        sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except KeyboardInterrupt:
+        gate.release()
         sys.stderr.write("interrupted\n")
         return EXIT_INCOMPLETE
     except Exception as exc:  # the promise is: no traceback, ever
-        sys.stderr.write(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}\n")
+        gate.release()
+        sys.stderr.write(redact(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}") + "\n")
         return EXIT_INCOMPLETE
     result = exit_code(code)
     if result == EXIT_USAGE:
-        sys.stderr.write(_condense(captured.getvalue()) + "\n")
-    elif captured.getvalue():
-        sys.stderr.write(captured.getvalue())
+        gate.drop()
+        with contextlib.suppress(UsageError):  # pytest's JUnit of a run that never ran
+            reports.remove_stale(directory, str(directory))
+        sys.stderr.write(redact(_condense(captured.getvalue())) + "\n")
+    else:
+        gate.release()
+        if captured.getvalue():
+            sys.stderr.write(redact(captured.getvalue()))
     return result
+
+
+def _shown_report_dir(args: Sequence[str], env: dict[str, str], directory: Path) -> str:
+    opt = OPTION_BY_NAME["report_dir"]
+    if _option_value(args, opt.flag) is not None:
+        return f"{opt.flag} {directory}"
+    return f"{opt.env}={directory}" if env.get(opt.env) else f"{opt.flag} {directory}"

@@ -1,11 +1,12 @@
 """Diagnostics of a kube target, saved when something failed.
 
 Files in the diagnostics folder: ``pods.txt`` (every pod and its status), ``describe/<ns>_<pod>.txt`` and
-``logs/<ns>_<pod>.log`` / ``.previous.log`` for every pod that is not ready, ``events.txt``,
-``helm-status.txt``, ``helm-values.json`` (secret values masked), ``prometheus-targets.json``,
-``grafana-search.json``, ``loki-labels.json`` and ``versions.txt``. Each collector runs on its own: one that
-fails is reported as unavailable and the others still run, so diagnostics never hide the original failure.
-Everything written goes through :func:`monitoring_conformance.redact.redact`.
+``logs/<ns>_<pod>.log`` / ``.previous.log`` for every pod that is not ready or has failed (a hook Job's
+pod), ``events.txt``, ``helm-status.txt``, ``helm-values.json`` (secret values masked),
+``prometheus-targets.json``, ``grafana-search.json``, ``loki-labels.json`` and ``versions.txt``. Each
+collector runs on its own: one that fails is reported as unavailable and the others still run, so
+diagnostics never hide the original failure. Everything written goes through
+:func:`monitoring_conformance.redact.redact`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.redact import MASK, redact
 from monitoring_conformance.tools.helm import Helm
-from monitoring_conformance.tools.kubectl import Kubectl, not_ready
+from monitoring_conformance.tools.kubectl import Kubectl, pod_state
 
 #: Keys whose values are secrets in helm values; names of Secrets and of their keys are kept readable.
 SECRET_KEY = re.compile(r"password|passwd|secret|token|api[_-]?key|credential|private[_-]?key|cookie", re.I)
@@ -107,17 +108,20 @@ class Collector:
         kubectl = self._kubectl()
         self.write("pods.txt", kubectl.text("get", "pods", "--all-namespaces", "-o", "wide"))
         pods = kubectl.pods(None)
-        waiting = not_ready(pods)
-        for state in waiting[:MAX_POD_DETAILS]:
+        states = list(map(pod_state, pods))
+        waiting = [state for state in states if state.blocks]
+        failed = [state for state in states if state.phase == "Failed" and not state.blocks]  # hook Job pods
+        for state in [*waiting, *failed][:MAX_POD_DETAILS]:
             stem = f"{_safe(state.namespace)}_{_safe(state.name)}"
             self.write(f"describe/{stem}.txt", kubectl.text("describe", "pod", state.name,
                                                             "--namespace", state.namespace))
             self.write(f"logs/{stem}.log", kubectl.logs(state.name, state.namespace))
             self.write(f"logs/{stem}.previous.log", kubectl.logs(state.name, state.namespace, previous=True))
+        tail = f"; {len(failed)} failed: " + ", ".join(s.describe() for s in failed[:5]) if failed else ""
         if not waiting:
-            return f"{len(pods)} pods, all ready"
+            return f"{len(pods)} pods, all ready{tail}"
         names = ", ".join(state.describe() for state in waiting[:5])
-        return f"{len(pods)} pods, {len(waiting)} not ready: {names}"
+        return f"{len(pods)} pods, {len(waiting)} not ready: {names}{tail}"
 
     def events(self) -> str:
         text = self._kubectl().text("get", "events", "--all-namespaces", "--sort-by=.lastTimestamp")

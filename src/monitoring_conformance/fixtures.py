@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from monitoring_conformance import profile as profiles
+from monitoring_conformance import report as reports
 from monitoring_conformance import settings as options
 from monitoring_conformance import targets, wait
 from monitoring_conformance.api.app import TodoApp
@@ -28,7 +29,8 @@ from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks import app as app_checks
 from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.profile import Profile, Spec
-from monitoring_conformance.requirement import Record
+from monitoring_conformance.redact import redact, register_secret
+from monitoring_conformance.requirement import Record, Unavailable
 from monitoring_conformance.settings import REPO_ROOT, Settings
 from monitoring_conformance.targets.base import Stack, Target
 from monitoring_conformance.tools.runner import SubprocessRunner
@@ -62,6 +64,7 @@ class Suite:
     baseline: app_checks.Baseline | None = None
     problems: list[str] = field(default_factory=list)
     usage_error: bool = False
+    open_failed: bool = False
     finished: bool = False
     started: float = field(default_factory=time.time)
     started_mono: float = field(default_factory=time.monotonic)
@@ -77,12 +80,15 @@ class Suite:
         self.active = True
         try:
             settings = options.resolve(read_cli(), options.environment(), ini)
+            for secret in settings.grafana.secrets():  # masked in every message from here on
+                register_secret(secret)
             wait.set_timeout_scale(settings.timeout_scale)
             options.check_report_dir(settings)
+            reports.remove_stale(settings.report_dir, settings.shown("report_dir"))
             loaded = profiles.load(settings.profile, settings.shown("profile"))
         except UsageError as exc:
             self.usage_error = True
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(redact(str(exc))) from None
         self.settings = settings
         self.profile = loaded.bind(
             {
@@ -96,9 +102,17 @@ class Suite:
 
     def plan_lines(self, session_factory: targets.SessionFactory | None) -> list[str]:
         assert self.settings is not None
-        target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
+        try:
+            target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
+            plan = target.plan()
+        except UsageError as exc:
+            self.usage_error = True
+            raise pytest.UsageError(redact(str(exc))) from None
+        except ConformanceError as exc:  # never an INTERNALERROR: one line, run incomplete (exit 3)
+            self.finished = True
+            pytest.exit(redact(f"--plan: {' '.join(str(exc).split())}"), returncode=3)
         # A plan entry starting with "#" is a note (a condition, a phase heading): printed as is.
-        commands = [" ".join(a) if a[:1] and a[0].startswith("#") else shlex.join(a) for a in target.plan()]
+        commands = [" ".join(a) if a[:1] and a[0].startswith("#") else shlex.join(a) for a in plan]
         return commands or [f"(the {target.name} target runs no commands)"]
 
     def open(self, session_factory: targets.SessionFactory | None) -> None:
@@ -110,11 +124,15 @@ class Suite:
             self.stack = self.target.open()
         except UsageError as exc:
             self.usage_error = True
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(redact(str(exc))) from None
         except ConformanceError as exc:
+            self.open_failed = True
             self.problems.append(f"the {self.settings.target} target did not open: {exc}")
-            pytest.exit(f"the {self.settings.target} target did not open: {exc}", returncode=1)
-        self.stack.versions.setdefault("chart", chart_version())
+            # 3: the run could not complete (README's exit codes); the report is still written
+            pytest.exit(redact(f"the {self.settings.target} target did not open: {exc}"), returncode=3)
+        # urls: the stack was not deployed from this checkout, so its chart version is only the checkout's
+        chart_key = "chart (checkout)" if self.settings.target == "urls" else "chart"
+        self.stack.versions.setdefault(chart_key, chart_version())
         spec = self.profile.spec("app.unchanged")
         if spec is not None and "app.unchanged" in self.selected:
             self.baseline = app_checks.take_baseline(self.client("prometheus"), self.client("app"), spec)
@@ -205,9 +223,11 @@ def stack(suite: Suite) -> Stack:
 
 
 def _system(suite: Suite, name: str) -> Any:
+    """The client of ``name``, or an :class:`Unavailable` the plugin turns into not_verified before the
+    test runs (a failure in strict mode; a skip here could only ever be a skip)."""
     client = suite.client(name)
     if client is None:
-        pytest.skip(MISSING[name])
+        return Unavailable(name, MISSING[name])
     return client
 
 

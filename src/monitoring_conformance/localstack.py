@@ -18,10 +18,7 @@ executables are still found with :func:`~monitoring_conformance.tools.runner.fin
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -86,10 +83,18 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel send SIGTERM to the child if the test process dies without cleaning up."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def die_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` prefixed with ``setpriv --pdeathsig TERM --`` where util-linux's setpriv exists (Linux).
+
+    The kernel then sends SIGTERM to the server if the thread that started it dies without cleaning up
+    (a killed test process). setpriv sets that and execs the server, so the PID stays the server's. This
+    replaces a ``preexec_fn``, which is not safe when stacks are started from several threads. Without
+    setpriv, the context manager and the atexit hook are the clean-up. Note the signal follows the
+    starting *thread*: start a stack from a thread that outlives it (the main thread, or a pool's worker
+    until the pool shuts down).
+    """
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
 
 
 @dataclass
@@ -103,16 +108,16 @@ class ServerProcess:
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, cwd: Path) -> None:
-        self._log = self.log_path.open("ab")
+        # a fresh file: an earlier attempt's "address already in use" must not read as this one's
+        self._log = self.log_path.open("wb")
         try:
             self.popen = subprocess.Popen(
-                self.argv,
+                die_with_parent(self.argv),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             self._close_log()
@@ -306,7 +311,8 @@ class LocalStack:
         started = time.monotonic()
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = free_port()
-            server = ServerProcess(job, argv_for(port), self.workdir / f"{job}.log")
+            log = f"{job}.log" if attempt == 1 else f"{job}-attempt{attempt}.log"  # one file per attempt
+            server = ServerProcess(job, argv_for(port), self.workdir / log)
             self.servers[job] = server
             self.ports[job] = port
             server.start(self.workdir)

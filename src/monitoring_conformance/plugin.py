@@ -12,7 +12,8 @@ ours. Options that another plugin already registered are skipped (their env twin
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -20,13 +21,28 @@ from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
-from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, first_line
+from monitoring_conformance.requirement import (
+    FAIL,
+    NOT_VERIFIED,
+    PASS,
+    NotVerified,
+    Unavailable,
+    first_line,
+)
 from monitoring_conformance.settings import OPTIONS
 
 pytest_plugins = ("monitoring_conformance.fixtures",)
 
+#: The first requirement to run: grafana.ready_within_30s measures from t0, so nothing may delay it.
+RUN_FIRST = ("grafana.ready_within_30s",)
 #: The last requirement to run: app.unchanged looks at the whole session.
 RUN_LAST = ("app.unchanged",)
+
+
+def run_order(item: pytest.Item) -> int:
+    """0 for :data:`RUN_FIRST`, 2 for :data:`RUN_LAST`, 1 for the rest (a stable sort keeps their order)."""
+    rid = item_requirement(item)
+    return 0 if rid in RUN_FIRST else 2 if rid in RUN_LAST else 1
 
 
 class ConformanceHooks:
@@ -106,7 +122,7 @@ def pytest_collection_modifyitems(
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    keep.sort(key=lambda item: item_requirement(item) in RUN_LAST)
+    keep.sort(key=run_order)
     items[:] = keep
     suite.selected = {rid for rid in map(item_requirement, keep) if rid}
     suite.collected = True
@@ -140,10 +156,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """not_verified (a system the target lacks, or NotVerifiable from a check): a failure in strict mode,
+    a skip with --no-strict."""
+    missing = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Unavailable)]
+    if missing:
+        _not_verified(item, missing[0].reason)
     try:
         return (yield)
     except NotVerifiable as exc:
-        pytest.skip(f"not_verified: {exc}")
+        _not_verified(item, str(exc))
+
+
+def _not_verified(item: pytest.Item, reason: str) -> NoReturn:
+    suite = item.config.stash.get(SUITE, None)
+    if suite is not None and suite.settings is not None and suite.settings.strict:
+        raise NotVerified(reason)
+    pytest.skip(f"not_verified: {reason}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -162,7 +190,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     status, message = _outcome(result, call)
     record.add_case(item.name, status, message)
     # junitxml writes the properties of the teardown report, which copies the item's.
-    item.user_properties.extend(reports.junit_properties(record))
+    item.user_properties.extend(reports.junit_properties(record, status))
     return result
 
 
@@ -174,6 +202,8 @@ def _outcome(result: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[st
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
         return NOT_VERIFIED, reason.removeprefix("Skipped: ").removeprefix("not_verified: ")
     error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, NotVerified):  # strict mode: a failing case, a not_verified requirement
+        return NOT_VERIFIED, error.reason
     if isinstance(error, CheckFailed):
         return FAIL, str(error)
     if error is not None:
@@ -194,7 +224,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for rid, record in suite.records.items():
         if not record.cases:
             record.add_case(rid, NOT_VERIFIED, "not run in this session (deselected, interrupted or no test)")
-    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and not suite.open_failed:
         suite.problems.append(f"the pytest session ended with {pytest.ExitCode(exitstatus).name}")
     statuses = [r.status for r in suite.records.values()]
     failing = reports.verdict(statuses, strict=suite.settings.strict, session_ok=not suite.problems) == FAIL
@@ -209,6 +239,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
+    target = suite.target  # its timings/versions tell how far a target that failed to open got
     _close(suite, failed=failing)
     built = reports.build(
         suite.records.values(),
@@ -217,8 +248,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         profile=suite.profile.name,
         started=suite.started,
         duration_s=suite.elapsed(),
-        versions=suite.fill_versions(),
-        timings=stack.timings if stack else {},
+        versions={**(getattr(target, "versions", None) or {}), **suite.fill_versions()},
+        timings=stack.timings if stack else dict(getattr(target, "timings", None) or {}),
         diagnostics=diagnostics,
         session_problems=suite.problems,
         secrets=suite.settings.grafana.secrets(),
@@ -226,8 +257,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     suite.verdict = built["verdict"]
     try:
         suite.report_paths = reports.write(built, suite.settings.report_dir)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         suite.problems.append(f"the report could not be written: {exc}")
+        # nobody can read the verdict: the run is incomplete (CLI exit 3), whatever the verdict was
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     if suite.verdict == FAIL and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -257,3 +290,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     suite = config.stash.get(SUITE, None)
     if suite is not None:
         _close(suite, failed=True)
+        if suite.usage_error:
+            _drop_junit(config)
+
+
+def _drop_junit(config: pytest.Config) -> None:
+    """After a usage error, remove the JUnit file pytest wrote: 0 tests and no failure reads as a pass."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        Path(xmlpath).unlink(missing_ok=True)

@@ -56,6 +56,12 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "metrics.pod_status": _SERIES,
     "metrics.request_rate": {
         "query": Field("text", required=True, hint="query: sum(rate(http_requests_total[1m]))"),
+        # a counter only the suite's POSTs move: it must grow by at least the POSTs the backend acknowledged
+        "counter": Field(
+            "text",
+            required=True,
+            hint='counter: sum(http_requests_total{handler="/api/{user_id}/tasks",method="POST"})',
+        ),
         "traffic": Field("count", default=20, hint="traffic: 20"),
         "threshold": Field("number", default=0, hint="threshold: 0"),
     },

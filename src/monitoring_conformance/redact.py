@@ -46,6 +46,16 @@ _URL_USERINFO = re.compile(
 )
 
 
+# A URL's `scheme://userinfo@` or, without a scheme, `userinfo@`: everything up to the LAST `@` (a password
+# may hold `/`, `?`, `#` or `@`; a base URL of the stack's services never has an `@` elsewhere).
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://|)[^\n]*@")
+
+
+def mask_userinfo(url: str) -> str:
+    """``url`` with its ``user:password@`` (or ``user@``) part replaced by ``***@``: ``http://***@host``."""
+    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", url)
+
+
 def register_secret(value: str | None) -> None:
     """Remember ``value`` as a secret: from now on :func:`redact` masks it (and its URL/base64 forms)."""
     if not value:

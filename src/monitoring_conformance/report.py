@@ -6,11 +6,13 @@ Every string that goes into a report passes through :func:`clean` (secret redact
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record
 
@@ -22,11 +24,17 @@ KEYS = (
     "summary", "requirements", "diagnostics",
 )
 REQUIREMENT_KEYS = ("id", "title", "status", "measured", "unit", "threshold", "evidence", "message")
+JUNIT_NAME = "junit.xml"
+#: What a run writes into the report folder; removed at start so an old "pass" cannot outlive a new run.
+REPORT_FILES = (JSON_NAME, MARKDOWN_NAME, JUNIT_NAME)
 
 
 def clean(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``value`` with every string redacted (the one place reports call the redactor)."""
+    """``value`` with every string redacted (the one place reports call the redactor), and every float that
+    is not finite (NaN, infinity: JSON has no such numbers) as None."""
     extra = list(secrets)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, str):
         return redact(value, extra)
     if isinstance(value, Mapping):
@@ -62,7 +70,7 @@ def build(
     secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The report as a dict with the keys of :data:`KEYS`, redacted."""
-    items = [record.as_dict() for record in records]
+    items = [_finite_measured(record.as_dict()) for record in records]
     problems = list(session_problems)
     statuses = [item["status"] for item in items]
     result = verdict(statuses, strict=strict, session_ok=not problems)
@@ -86,6 +94,16 @@ def build(
     return cleaned
 
 
+def _finite_measured(item: dict[str, Any]) -> dict[str, Any]:
+    """A measured value that is not a finite number becomes null, with a note saying what it was."""
+    measured = item.get("measured")
+    if isinstance(measured, float) and not math.isfinite(measured):
+        item["measured"] = None
+        note = f"measured value was {measured}, not a finite number: reported as null"
+        item["message"] = f"{item['message']}\n{note}" if item.get("message") else note
+    return item
+
+
 def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -95,9 +113,32 @@ def write(report: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / JSON_NAME
     md_path = directory / MARKDOWN_NAME
-    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    # allow_nan=False: a NaN that slipped through is a ValueError here, never an invalid JSON file
+    json_path.write_text(json.dumps(report, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
     md_path.write_text(to_markdown(report), encoding="utf-8")
     return json_path, md_path
+
+
+def remove_stale(directory: Path, shown: str) -> list[Path]:
+    """Remove the report files of an earlier run (only :data:`REPORT_FILES`) from ``directory``.
+
+    Called when a run starts, so that a run that stops early (bad input) cannot leave an old "pass"
+    behind. Returns the files removed; one that cannot be removed is a UsageError naming ``shown`` (the
+    report folder option as given).
+    """
+    removed = []
+    for name in REPORT_FILES:
+        path = directory / name
+        try:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        except OSError as exc:
+            raise UsageError(
+                f"{shown}: the earlier {name} cannot be removed ({exc.strerror or type(exc).__name__});"
+                " remove it by hand or pass another folder"
+            ) from None
+    return removed
 
 
 def _cell(value: Any) -> str:
@@ -168,11 +209,15 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def junit_properties(record: Record) -> list[tuple[str, object]]:
-    """The JUnit properties of a requirement's test case: id, measured, unit, threshold (redacted)."""
+def junit_properties(record: Record, status: str | None = None) -> list[tuple[str, object]]:
+    """The JUnit properties of a requirement's test case: id, the case's status (pass, fail or
+    not_verified), measured (only a finite figure), unit, threshold (redacted)."""
     props: list[tuple[str, object]] = [("requirement", record.id)]
-    if record.measured is not None:
-        props.append(("measured", record.measured))
+    if status is not None:
+        props.append(("status", status))
+    measured = record.measured
+    if measured is not None and not (isinstance(measured, float) and not math.isfinite(measured)):
+        props.append(("measured", measured))
     props.append(("unit", record.unit))
     if record.threshold is not None:
         props.append(("threshold", record.threshold))

@@ -57,6 +57,30 @@ CATALOGUE: dict[str, Requirement] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class NotVerified(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """A requirement that could not be verified, in strict mode: the test case fails (JUnit ``<failure
+    message="NotVerified: <reason>">``, never a skip), and the report still says not_verified. Raised by
+    the plugin, never by checks (they raise ``checks.base.NotVerifiable``)."""
+
+    __module__ = "builtins"  # shown as `NotVerified: <reason>`, the way pytest shows `Failed: ...`
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, pytrace=False)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """What a fixture hands over instead of a system the target does not offer (no --grafana-url...).
+
+    The plugin turns a test that receives one into not_verified with ``reason`` before the test runs: a
+    failure in strict mode, a skip with --no-strict. (A skip inside the fixture could not be a failure.)
+    """
+
+    system: str
+    reason: str
+
+
 def requirement(requirement_id: str) -> Callable[[F], F]:
     """Mark a conformance test as the check of ``requirement_id`` (which must be in the catalogue)."""
     if requirement_id not in CATALOGUE:

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitoring_conformance.errors import UsageError
+from monitoring_conformance.redact import mask_userinfo
 
 #: The repository checkout (src layout, editable install).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -224,8 +225,28 @@ def _convert(opt: Option, raw: object | None, shown: str) -> object:
     if opt.kind == "path":
         if not text:
             raise UsageError(f"{shown}: empty path; give a file or folder path")
+        if opt.name == "values":
+            return check_values_file(Path(text), shown)
         return text if opt.name == "kubeconfig" else Path(text)
     return text
+
+
+def check_values_file(path: Path, shown: str) -> Path:
+    """A chart values file that exists and is readable; else a one-line UsageError naming the option."""
+    if not path.exists():
+        reason = "file not found"
+    elif not path.is_file():
+        reason = "not a file"
+    elif not os.access(path, os.R_OK):
+        reason = "file not readable"
+    else:
+        return path
+    raise UsageError(f"{shown}: {reason}; pass a values file such as charts/monitoring/ci/kind-values.yaml")
+
+
+def parse_bool(raw: object, shown: str) -> bool:
+    """A yes/no value as every option reads it (true/false, 1/0, yes/no, on/off); else a UsageError."""
+    return _to_bool(raw, shown)
 
 
 def _to_bool(raw: object, shown: str) -> bool:
@@ -250,7 +271,18 @@ def _to_positive_float(text: str, shown: str) -> float:
 
 
 def check_url(text: str, shown: str) -> str:
-    """Return ``text`` without a trailing slash if it is an http(s) URL with a host; else a UsageError."""
+    """Return ``text`` without a trailing slash if it is an http(s) URL with a host; else a UsageError.
+
+    Credentials in a URL (``http://user:password@host``) are refused before anything else, and the error
+    shows the URL masked (``http://***@host``): they would end up in process listings, shell history and
+    CI logs. Grafana credentials come from MC_GRAFANA_USER/MC_GRAFANA_PASSWORD (or MC_GRAFANA_TOKEN).
+    """
+    masked = mask_userinfo(text)
+    if masked != text:
+        raise UsageError(
+            f"{shown.replace(text, masked)}: credentials in the URL are not accepted; remove the"
+            " user:password@ part and set MC_GRAFANA_USER and MC_GRAFANA_PASSWORD (or MC_GRAFANA_TOKEN)"
+        )
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"{shown}: scheme must be http or https; give a URL such as http://127.0.0.1:9090")

@@ -12,13 +12,27 @@ from typing import TypeVar
 
 import pytest
 
+from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, requests_budget
+from monitoring_conformance.chartcheck.kube import load_manifest_dir
+from monitoring_conformance.chartcheck.logs import read_alloy, todo_stream
 from monitoring_conformance.chartcheck.promql import SeriesFile, load_series
 from monitoring_conformance.chartcheck.promtool import Promtool
+from monitoring_conformance.chartcheck.quantities import format_cpu, format_memory
 from monitoring_conformance.chartcheck.render import Manifest, dependencies, offline_copy, render_manifests
 from monitoring_conformance.chartcheck.values import Values, merged_values
-from monitoring_conformance.errors import ToolError
+from monitoring_conformance.errors import ConformanceError, ToolError
 from monitoring_conformance.tools.helm import Helm
-from tests.chart.support import CHART, SERIES, Render, ScenarioValues
+from tests.chart.support import (
+    APP_MANIFESTS,
+    CHART,
+    KIND_SCENARIO,
+    NAMESPACE,
+    RELEASE,
+    SERIES,
+    Render,
+    ScenarioValues,
+    source_of,
+)
 
 T = TypeVar("T")
 
@@ -109,3 +123,42 @@ def chart_copy(tmp_path: Path) -> Path:
 def offline_chart_copy(tmp_path: Path) -> Path:
     """A private offline copy (stand-in subcharts) for a test to break and render."""
     return offline_copy(CHART, tmp_path / "offline")
+
+
+@pytest.fixture(scope="session")
+def app_manifests() -> list[Manifest]:
+    """The Todo backend's Namespace, Deployment and Service (fixtures/todo-backend/manifests)."""
+    return load_manifest_dir(APP_MANIFESTS)
+
+
+@pytest.fixture(scope="session")
+def todo_log_stream(scenario_values: ScenarioValues, app_manifests: list[Manifest]) -> dict[str, str]:
+    """The Loki stream of the Todo backend's logs, derived from the kind scenario's Alloy config."""
+    pipeline = read_alloy(
+        scenario_values(KIND_SCENARIO), source_of(KIND_SCENARIO), release=RELEASE, namespace=NAMESPACE
+    )
+    stream, findings = todo_stream(pipeline, app_manifests, source_of(KIND_SCENARIO))
+    findings = pipeline.findings + findings
+    if stream is None or findings:
+        pytest.fail("\n".join(str(f) for f in findings) or "no stream derived", pytrace=False)
+    return stream
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The kind scenario's requests budget, per component and in total, in every run's log.
+
+    Worked out from the chart's files here (not taken from a test), so that it shows whichever tests ran;
+    test_budget.py records the same totals as JUnit properties and asserts the limits.
+    """
+    terminalreporter.section("chart tier figures")
+    try:
+        conditions = {dep.key: dep.condition for dep in dependencies(CHART) if dep.condition}
+        values = merged_values(CHART, CHART / "ci" / KIND_SCENARIO)
+        budget = requests_budget(values, source_of(KIND_SCENARIO), conditions=conditions)
+    except ConformanceError as exc:
+        terminalreporter.write_line(f"requests budget of ci/{KIND_SCENARIO}: not computed ({exc})")
+        return
+    terminalreporter.write_line(
+        f"requests budget of ci/{KIND_SCENARIO} (limit {format_cpu(MAX_CPU)} CPU, "
+        f"{format_memory(MAX_MEMORY)} memory): {budget.summary()}"
+    )

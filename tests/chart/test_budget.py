@@ -47,8 +47,8 @@ def test_kind_requests_stay_within_budget(
     scenario_values: ScenarioValues, conditions: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     budget = requests_budget(scenario_values(KIND_SCENARIO), source_of(KIND_SCENARIO), conditions=conditions)
-    print(f"\n{source_of(KIND_SCENARIO)}: {budget.summary()}")  # noqa: T201 - the figure is the point
-    # JUnit properties (user_properties directly: record_property warns under junit_family xunit2).
+    # The terminal summary (conftest.py) prints the figure in every run; here it becomes JUnit properties
+    # (user_properties directly: record_property warns under junit_family xunit2).
     request.node.user_properties.append(("requests_cpu_cores", round(budget.cpu, 3)))
     request.node.user_properties.append(("requests_memory_mib", round(budget.memory / 2**20)))
     assert budget.items, "the kind values set no resources.requests at all"

@@ -12,9 +12,10 @@ from monitoring_conformance.chartcheck import dashboards as checks
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.promql import Query, SeriesFile, check_nonempty, check_parse
 from monitoring_conformance.chartcheck.promtool import Promtool
-from monitoring_conformance.chartcheck.wiring import alloy_stream_labels
+from monitoring_conformance.chartcheck.values import deep_merge
+from monitoring_conformance.chartcheck.vectors import check_selectors
 from monitoring_conformance.dashboards import load_dashboards, substitute
-from tests.chart.support import CHART, KIND_SCENARIO, ScenarioValues
+from tests.chart.support import CHART, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart
 
@@ -163,13 +164,32 @@ def test_every_promql_target_returns_series_over_kps_shaped_input(
     promtool: Promtool, kps_series: SeriesFile, tmp_path: Path
 ) -> None:
     queries = checks.queries(load_dashboards(DASHBOARDS), "prometheus")
-    findings = check_nonempty(promtool, queries, kps_series, tmp_path)
+    findings = check_nonempty(promtool, queries, kps_series, tmp_path) + check_selectors(queries, kps_series)
     assert not findings, _text(findings)
 
 
-def test_every_logql_target_uses_labels_alloy_sets(scenario_values: ScenarioValues) -> None:
-    labels = alloy_stream_labels(scenario_values(KIND_SCENARIO))
+def test_every_logql_target_selects_the_todo_backend_stream(todo_log_stream: dict[str, str]) -> None:
     queries = checks.queries(load_dashboards(DASHBOARDS), "loki")
     assert queries, "no LogQL target found in the dashboards"
-    findings = checks.check_log_queries(queries, labels)
+    findings = checks.check_log_queries(queries, set(todo_log_stream), todo_log_stream)
     assert not findings, _text(findings)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_namespace_variable_defaults_to_the_backends_namespace(
+    scenario_values: ScenarioValues, scenario: str
+) -> None:
+    findings = checks.check_namespace_variable(
+        load_dashboards(DASHBOARDS), scenario_values(scenario), source_of(scenario)
+    )
+    assert not findings, _text(findings)
+
+
+def test_a_changed_backend_namespace_is_reported_on_every_dashboard(scenario_values: ScenarioValues) -> None:
+    values = deep_merge(scenario_values("kind-values.yaml"), {"todoBackend": {"namespace": "apps"}})
+    findings = checks.check_namespace_variable(load_dashboards(DASHBOARDS), values, "ci/kind-values.yaml + x")
+    assert [f.file for f in findings] == [str(p) for p in sorted(DASHBOARDS.glob("*.json"))]
+    assert findings[0].where == "templating namespace"
+    assert findings[0].message.startswith(
+        "defaults to 'todo', but todoBackend.namespace is 'apps' in ci/kind-values.yaml + x"
+    )

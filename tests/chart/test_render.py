@@ -102,3 +102,38 @@ def test_parse_manifests_keeps_each_objects_template() -> None:
         ("monitoring/templates/a.yaml", "ConfigMap/a from monitoring/templates/a.yaml"),
         ("monitoring/templates/b.yaml", "Service/b from monitoring/templates/b.yaml"),
     ]
+
+
+def test_an_alertmanager_datasource_without_alertmanager_stops_helm(
+    helm: Helm, offline_chart_copy: Path, tmp_path: Path
+) -> None:
+    """templates/validate.yaml refuses a Grafana datasource for an Alertmanager that is not deployed."""
+    bad = tmp_path / "datasource-values.yaml"
+    bad.write_text(
+        "kube-prometheus-stack:\n"
+        "  alertmanager:\n    enabled: false\n"
+        "  grafana:\n    sidecar:\n      datasources:\n        alertmanager:\n          enabled: true\n"
+    )
+    with pytest.raises(CommandFailed) as failed:
+        helm.template(offline_chart_copy, release="monitoring", namespace="monitoring", values_files=[bad])
+    message = str(failed.value)
+    assert "validate.yaml" in message
+    assert (
+        "kube-prometheus-stack.alertmanager.enabled is false but "
+        "kube-prometheus-stack.grafana.sidecar.datasources.alertmanager.enabled is true" in message
+    )
+    assert "set the datasource flag to false as well" in message
+
+
+def test_the_guard_lets_a_consistent_alertmanager_setting_through(
+    helm: Helm, offline_chart: Path, tmp_path: Path
+) -> None:
+    both_off = tmp_path / "both-off-values.yaml"
+    both_off.write_text(
+        "kube-prometheus-stack:\n"
+        "  alertmanager:\n    enabled: false\n"
+        "  grafana:\n    sidecar:\n      datasources:\n        alertmanager:\n          enabled: false\n"
+    )
+    assert "kind: PrometheusRule" in helm.template(
+        offline_chart, release="monitoring", namespace="monitoring", values_files=[both_off]
+    )

@@ -1,4 +1,9 @@
-"""Every required panel exists and its query returns series over kube-prometheus-stack-shaped input."""
+"""Every required panel exists, shows what its requirement is about, and returns series.
+
+"Returns series" is checked twice over kube-prometheus-stack-shaped input: promtool evaluates each query,
+and each vector selector inside it must match an input series (``or vector(0)`` would hide a typo from the
+first check alone).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,18 @@ import yaml
 
 from monitoring_conformance.chartcheck.dashboards import check_log_queries
 from monitoring_conformance.chartcheck.findings import Finding
-from monitoring_conformance.chartcheck.panels import TODO_STREAM, required_queries
+from monitoring_conformance.chartcheck.panels import (
+    check_requirement_panels,
+    load_requirement_expectations,
+    required_queries,
+)
 from monitoring_conformance.chartcheck.promql import Query, SeriesFile, check_nonempty, load_series
 from monitoring_conformance.chartcheck.promtool import Promtool
-from monitoring_conformance.chartcheck.values import Values
-from monitoring_conformance.chartcheck.wiring import alloy_stream_labels
+from monitoring_conformance.chartcheck.vectors import check_selectors, vector_selectors
 from monitoring_conformance.errors import UsageError
-from tests.chart.support import CHART, KIND_SCENARIO, ScenarioValues
+from tests.chart.support import CHART
+
+EXPECTATIONS = Path(__file__).resolve().parent / "data" / "requirement-panels.yaml"
 
 pytestmark = pytest.mark.chart
 
@@ -49,16 +59,21 @@ def test_required_promql_panels_return_series(
     found = required_queries(CHART / "dashboards")
     assert _requirement_ids(found.promql) >= {"metrics.cpu", "metrics.memory", "metrics.pod_status"}
     findings = check_nonempty(promtool, found.promql, kps_series, tmp_path)
+    findings += check_selectors(found.promql, kps_series)
     assert not findings, _text(findings)
 
 
-def test_required_log_panels_select_the_todo_backend_stream(scenario_values: ScenarioValues) -> None:
-    values: Values = scenario_values(KIND_SCENARIO)
-    labels = alloy_stream_labels(values)
-    assert labels >= {"namespace", "pod", "container"}, f"Alloy sets only {sorted(labels)}"
+def test_required_log_panels_select_the_todo_backend_stream(todo_log_stream: dict[str, str]) -> None:
     found = required_queries(CHART / "dashboards")
     assert "logs.todo_backend" in _requirement_ids(found.logql)
-    findings = check_log_queries(found.logql, labels, TODO_STREAM)
+    findings = check_log_queries(found.logql, set(todo_log_stream), todo_log_stream)
+    assert not findings, _text(findings)
+
+
+def test_each_required_panel_shows_its_metric_family_or_loki_logs() -> None:
+    expectations = load_requirement_expectations(EXPECTATIONS)
+    assert set(expectations) >= REQUIRED
+    findings = check_requirement_panels(CHART / "dashboards", expectations)
     assert not findings, _text(findings)
 
 
@@ -108,19 +123,116 @@ def test_the_cadvisor_filter_drops_pause_and_pod_total_series(
     assert finding.where == "pause"
 
 
-def test_a_log_selector_on_a_label_alloy_does_not_set_is_reported(scenario_values: ScenarioValues) -> None:
-    labels = alloy_stream_labels(scenario_values(KIND_SCENARIO))
+def test_a_log_selector_on_a_label_alloy_does_not_set_is_reported(todo_log_stream: dict[str, str]) -> None:
     query = Query("todo-overview.json", "logs.todo_backend: panel 7 'Logs' target A",
                   '{namespace="todo", service_name="todo-backend"}')  # fmt: skip
-    (finding,) = check_log_queries([query], labels, TODO_STREAM)
+    (finding,) = check_log_queries([query], set(todo_log_stream), todo_log_stream)
     assert finding.where == query.where
     assert "uses label(s) ['service_name'] that Alloy does not set" in finding.message
 
 
-def test_a_log_selector_that_misses_the_todo_stream_is_reported() -> None:
+def test_a_log_selector_that_misses_the_todo_stream_is_reported(todo_log_stream: dict[str, str]) -> None:
     query = Query("d.json", "logs", '{namespace="todo", app="todo-api"}')
-    (finding,) = check_log_queries([query], {"namespace", "app", "pod", "container"}, TODO_STREAM)
+    (finding,) = check_log_queries([query], set(todo_log_stream), todo_log_stream)
     assert "does not match the Todo backend's stream" in finding.message
+
+
+def test_a_wrong_status_label_in_the_error_rate_is_reported(kps_series: SeriesFile) -> None:
+    """code=~"5.." selects nothing (the instrumentator's label is status), whatever promtool returns."""
+    error_rate = Query(
+        "todo-overview.json", "panel 5 'Error rate (5xx)' target A",
+        '(sum(rate(http_requests_total{namespace="todo", job="todo-backend", code=~"5.."}[1m])) or vector(0))'
+        ' / sum(rate(http_requests_total{namespace="todo", job="todo-backend"}[1m]))',
+    )  # fmt: skip
+    (finding,) = check_selectors([error_rate], kps_series)
+    assert finding.file == "todo-overview.json"
+    assert finding.where == error_rate.where
+    assert (
+        'selector http_requests_total{namespace="todo", job="todo-backend", code=~"5.."}' in finding.message
+    )
+    assert "matches none of the input series of kps-series.yaml" in finding.message
+    assert finding.message.endswith(
+        "no http_requests_total series has a label 'code' in `" + error_rate.expr + "`"
+    )
+
+
+def test_or_vector_zero_does_not_hide_a_job_typo(
+    promtool: Promtool, kps_series: SeriesFile, tmp_path: Path
+) -> None:
+    typo = Query(
+        "todo-overview.json", "panel 4 'Request rate' target A",
+        'sum(rate(http_requests_total{namespace="todo", job="todo-bakend"}[1m])) or vector(0)',
+    )  # fmt: skip
+    assert check_nonempty(promtool, [typo], kps_series, tmp_path) == []  # the trap: promtool sees a series
+    (finding,) = check_selectors([typo], kps_series)
+    assert (
+        "job=\"todo-bakend\" matches none of the http_requests_total series (job is one of ['todo-backend'])"
+        in finding.message
+    )
+
+
+def test_the_error_rate_numerator_has_5xx_input(kps_series: SeriesFile) -> None:
+    """The input data exercises status=~"5..": without 5xx series the numerator would select nothing."""
+    (numerator, _) = vector_selectors(
+        'sum(rate(http_requests_total{job="todo-backend", status=~"5.."}[1m]))'
+        " / sum(rate(http_requests_total[1m]))"
+    )
+    assert not check_selectors([Query("d.json", "numerator", str(numerator))], kps_series)
+
+
+@pytest.mark.parametrize(
+    ("expr", "selectors"),
+    [
+        ('sum by (pod) (rate(a{x="1"}[5m]))', ['a{x="1"}']),
+        ("sum(a) by (le) / on(pod) group_left(node) b offset 5m", ["a", "b"]),
+        ('label_replace(up, "dst", "$1", "src", "(.*)") > bool 0', ["up"]),
+        (
+            'histogram_quantile(0.95, sum without (instance) (rate(h_bucket{le!=""}[$__rate_interval])))',
+            ['h_bucket{le!=""}'],
+        ),
+        ('rate(c[5m:1m] @ start()) # comment with d{e="f"}', ["c"]),
+        ('{__name__="up", job=~"a|b"} unless absent(z)', ['{__name__="up", job=~"a|b"}', "z"]),
+        ('topk(5, count_values("v", build_info)) and inf', ["build_info"]),
+    ],
+)
+def test_vector_selectors_skip_what_is_not_a_selector(expr: str, selectors: list[str]) -> None:
+    assert [str(s) for s in vector_selectors(expr)] == selectors
+
+
+def test_an_unreadable_selector_is_reported(kps_series: SeriesFile) -> None:
+    (finding,) = check_selectors([Query("d.json", "panel 1", 'up{job="x" instance="y"}')], kps_series)
+    assert "cannot read the vector selectors (expected ',' at character 12)" in finding.message
+
+
+def test_a_requirement_mapped_to_the_wrong_panel_is_reported(chart_copy: Path) -> None:
+    requirements = chart_copy / "dashboards" / "requirements.yaml"
+    text = requirements.read_text()
+    requirements.write_text(
+        text.replace("{dashboard: todo-overview, panel_id: 1}", "{dashboard: todo-overview, panel_id: 4}")
+    )
+    assert requirements.read_text() != text
+    (finding,) = check_requirement_panels(
+        chart_copy / "dashboards", load_requirement_expectations(EXPECTATIONS)
+    )
+    assert finding.file == str(chart_copy / "dashboards" / "todo-overview.json")
+    assert finding.where == "metrics.cpu: panel 4 'Request rate'"
+    assert finding.message == (
+        "queries ['http_requests_total']; metrics.cpu needs container_cpu_usage_seconds_total "
+        "(mapped in requirements.yaml)"
+    )
+
+
+def test_a_logs_requirement_on_a_metrics_panel_is_reported(chart_copy: Path) -> None:
+    requirements = chart_copy / "dashboards" / "requirements.yaml"
+    requirements.write_text(requirements.read_text().replace("panel_id: 7}", "panel_id: 1}"))
+    (finding,) = check_requirement_panels(
+        chart_copy / "dashboards", load_requirement_expectations(EXPECTATIONS)
+    )
+    assert finding.where == "logs.todo_backend: panel 1 'CPU usage'"
+    assert (
+        "is a 'timeseries' panel with 0 Loki queries; logs.todo_backend needs a 'logs' panel"
+        in finding.message
+    )
 
 
 def test_a_malformed_series_file_is_a_usage_error(tmp_path: Path) -> None:

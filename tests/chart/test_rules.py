@@ -8,6 +8,7 @@ import pytest
 
 from monitoring_conformance.chartcheck.promtool import Promtool
 from monitoring_conformance.chartcheck.rules import (
+    check_no_namespace_matchers,
     check_rule_files,
     rule_files,
     rule_test_files,
@@ -62,3 +63,25 @@ def test_a_failing_rule_unit_test_names_the_test_file(promtool: Promtool, chart_
 def test_a_missing_rule_file_is_a_tool_error(promtool: Promtool, tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="does not exist"):
         promtool.check_rules([tmp_path / "missing.yaml"])
+
+
+def test_rules_select_the_backend_without_a_namespace() -> None:
+    """The namespace is the value todoBackend.namespace; a plain rule file cannot follow it."""
+    findings = check_no_namespace_matchers(rule_files(CHART))
+    assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_a_namespace_matcher_in_a_rule_is_reported(chart_copy: Path) -> None:
+    path = chart_copy / "rules" / "todo-backend.yaml"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            '{container="todo-backend", pod=~', '{namespace="todo", container="todo-backend", pod=~', 1
+        )
+    )
+    assert path.read_text() != text
+    (finding,) = check_no_namespace_matchers(rule_files(chart_copy))
+    assert finding.file == str(path)
+    assert finding.where == "group 'todo-backend', rule 3 'TodoBackendCrashLooping'"
+    assert finding.message.startswith('selects namespace="todo" in kube_pod_container_status_restarts_total{')
+    assert "select it by job, container or pod instead" in finding.message

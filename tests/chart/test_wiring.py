@@ -1,4 +1,4 @@
-"""The parts point at each other: Loki URLs, the dashboard sidecar label, ServiceMonitor selection."""
+"""The parts point at each other: Loki URLs, the sidecar label, ServiceMonitor and rule selection."""
 
 from __future__ import annotations
 
@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 
 from monitoring_conformance.chartcheck.findings import Finding
-from monitoring_conformance.chartcheck.kube import load_manifest_dir
 from monitoring_conformance.chartcheck.render import Manifest, render_manifests
+from monitoring_conformance.chartcheck.scraping import check_rule_selection, check_service_monitor
 from monitoring_conformance.chartcheck.values import Values, deep_merge, lookup, merged_values
 from monitoring_conformance.chartcheck.wiring import (
     check_alloy_push,
     check_dashboard_configmaps,
     check_loki_datasource,
-    check_service_monitor,
     fill_release,
 )
 from monitoring_conformance.tools.helm import Helm
 from tests.chart.support import (
-    APP_MANIFESTS,
     CHART,
     NAMESPACE,
     RELEASE,
@@ -35,11 +33,6 @@ pytestmark = pytest.mark.chart
 
 def _text(findings: list[Finding]) -> str:
     return "\n".join(str(f) for f in findings)
-
-
-@pytest.fixture(scope="module")
-def app_manifests() -> list[Manifest]:
-    return load_manifest_dir(APP_MANIFESTS)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -91,22 +84,20 @@ def test_service_monitor_selects_the_todo_backend_and_prometheus_selects_it(
 def test_a_mismatched_loki_datasource_url_is_reported(scenario_values: ScenarioValues) -> None:
     values = copy.deepcopy(scenario_values("kind-values.yaml"))
     datasource = lookup(values, "kube-prometheus-stack.grafana.additionalDataSources")[0]
-    datasource["url"] = "http://loki-gateway.{{ .Release.Namespace }}.svc.cluster.local:80"
+    datasource["url"] = "http://loki-gateway.{{ .Release.Namespace }}.svc:80"
     (finding,) = check_loki_datasource(values, "ci/kind-values.yaml", release=RELEASE, namespace=NAMESPACE)
     assert finding.file == "ci/kind-values.yaml"
     assert finding.where == "kube-prometheus-stack.grafana.additionalDataSources[loki].url"
-    assert "host 'loki-gateway.monitoring.svc.cluster.local' is not the Loki Service" in finding.message
+    assert "host 'loki-gateway.monitoring.svc' is not the Loki Service" in finding.message
 
 
 def test_a_renamed_loki_service_breaks_both_urls(scenario_values: ScenarioValues) -> None:
     values = deep_merge(scenario_values("kind-values.yaml"), {"loki": {"fullnameOverride": "logs"}})
     datasource = check_loki_datasource(values, "v", release=RELEASE, namespace=NAMESPACE)
     push = check_alloy_push(values, "v", release=RELEASE, namespace=NAMESPACE)
-    assert "host 'loki.monitoring.svc.cluster.local' is not the Loki Service" in _text(datasource)
-    assert "push url 'http://loki.{{ .Release.Namespace }}.svc.cluster.local:3100/loki/api/v1/push'" in _text(
-        push
-    )
-    assert "'logs.monitoring.svc.cluster.local'" in _text(push)
+    assert "host 'loki.monitoring.svc' is not the Loki Service" in _text(datasource)
+    assert "push url 'http://loki.monitoring.svc:3100/loki/api/v1/push'" in _text(push)
+    assert "['logs.monitoring.svc', 'logs.monitoring']" in _text(push)
 
 
 def test_a_wrong_alloy_push_port_is_reported(scenario_values: ScenarioValues) -> None:
@@ -115,7 +106,41 @@ def test_a_wrong_alloy_push_port_is_reported(scenario_values: ScenarioValues) ->
     config["content"] = config["content"].replace(":3100/loki/api/v1/push", ":3101/loki/api/v1/push")
     (finding,) = check_alloy_push(values, "values.yaml", release=RELEASE, namespace=NAMESPACE)
     assert finding.where == "alloy.alloy.configMap.content"
-    assert "port 3101, expected 3100" in finding.message
+    assert 'loki.write "default" push url' in finding.message
+    assert "port 3101, expected 3100 (loki.loki.server.http_listen_port)" in finding.message
+
+
+def test_the_loki_port_comes_from_the_loki_values(scenario_values: ScenarioValues) -> None:
+    """Moving Loki to another port breaks both URLs until they follow."""
+    values = deep_merge(
+        scenario_values("kind-values.yaml"), {"loki": {"loki": {"server": {"http_listen_port": 3200}}}}
+    )
+    datasource = check_loki_datasource(values, "v", release=RELEASE, namespace=NAMESPACE)
+    push = check_alloy_push(values, "v", release=RELEASE, namespace=NAMESPACE)
+    assert "port 3100, expected 3200" in _text(datasource)
+    assert "port 3100, expected 3200" in _text(push)
+
+
+def test_a_cluster_local_url_is_reported(scenario_values: ScenarioValues) -> None:
+    """<service>.<namespace>.svc works in any cluster; .svc.cluster.local assumes the cluster domain."""
+    values = copy.deepcopy(scenario_values("kind-values.yaml"))
+    datasource = lookup(values, "kube-prometheus-stack.grafana.additionalDataSources")[0]
+    datasource["url"] = "http://loki.{{ .Release.Namespace }}.svc.cluster.local:3100"
+    (finding,) = check_loki_datasource(values, "v", release=RELEASE, namespace=NAMESPACE)
+    assert "assumes the cluster domain cluster.local; use 'loki.monitoring.svc'" in finding.message
+
+
+def test_a_push_url_in_a_comment_does_not_count(scenario_values: ScenarioValues) -> None:
+    """The Alloy config is parsed: a url in a comment neither satisfies nor breaks the check."""
+    values = copy.deepcopy(scenario_values("kind-values.yaml"))
+    config = values["alloy"]["alloy"]["configMap"]
+    config["content"] = config["content"].replace(
+        'url = "http://loki.{{ .Release.Namespace }}.svc:3100/loki/api/v1/push"',
+        '// url = "http://loki.{{ .Release.Namespace }}.svc:3100/loki/api/v1/push"\n'
+        '            url = "http://loki.{{ .Release.Namespace }}.svc:3100/api/prom/push"',
+    )
+    (finding,) = check_alloy_push(values, "v", release=RELEASE, namespace=NAMESPACE)
+    assert "path '/api/prom/push', expected '/loki/api/v1/push'" in finding.message
 
 
 def test_a_wrong_loki_datasource_uid_is_reported(scenario_values: ScenarioValues) -> None:
@@ -236,9 +261,109 @@ def test_prometheus_that_does_not_select_the_service_monitor_is_reported(
         "kube-prometheus-stack.prometheus.prometheusSpec.serviceMonitorNamespaceSelector",
     ]
     assert (
-        "Prometheus selects ServiceMonitors {team=platform}, which misses ServiceMonitor/"
+        "Prometheus selects serviceMonitors {team=platform}, which misses ServiceMonitor/"
         in findings[0].message
     )
+    assert "is {monitoring=on}, which misses namespace 'monitoring'" in findings[1].message
+
+
+def test_a_namespace_selector_for_the_release_namespace_is_accepted(
+    render: Render, scenario_values: ScenarioValues, app_manifests: list[Manifest]
+) -> None:
+    """Every namespace carries kubernetes.io/metadata.name=<name>, so such a selector finds the release's."""
+    values = deep_merge(
+        scenario_values("kind-values.yaml"),
+        {"kube-prometheus-stack": {"prometheus": {"prometheusSpec": {"serviceMonitorNamespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}}}}}},
+    )  # fmt: skip
+    assert not check_service_monitor(
+        render("kind-values.yaml"), app_manifests, values, "v", release=RELEASE, namespace=NAMESPACE
+    )
+
+
+def test_an_unknown_selector_operator_fails_instead_of_matching(
+    render: Render, scenario_values: ScenarioValues, app_manifests: list[Manifest]
+) -> None:
+    values = deep_merge(
+        scenario_values("kind-values.yaml"),
+        {"kube-prometheus-stack": {"prometheus": {"prometheusSpec": {"serviceMonitorSelector": {
+            "matchExpressions": [{"key": "release", "operator": "Inn", "values": ["monitoring"]}]}}}}},
+    )  # fmt: skip
+    (finding,) = check_service_monitor(
+        render("kind-values.yaml"), app_manifests, values, "v", release=RELEASE, namespace=NAMESPACE
+    )
+    assert finding.where.endswith("serviceMonitorSelector")
+    assert (
+        "matchExpressions operator 'Inn' (key 'release') is not one of In, NotIn, Exists" in finding.message
+    )
+
+
+def test_an_https_scheme_on_the_plain_http_port_is_reported(
+    helm: Helm, offline_chart_copy: Path, app_manifests: list[Manifest]
+) -> None:
+    template = offline_chart_copy / "templates" / "prometheus.yaml"
+    template.write_text(template.read_text().replace("scheme: http\n", "scheme: https\n"))
+    values = offline_chart_copy / "ci" / "kind-values.yaml"
+    manifests = render_manifests(helm, offline_chart_copy, [values])
+    (finding,) = check_service_monitor(
+        manifests, app_manifests, merged_values(offline_chart_copy, values), "v", release=RELEASE,
+        namespace=NAMESPACE,
+    )  # fmt: skip
+    assert finding.file == "monitoring/templates/prometheus.yaml"
+    assert finding.where.endswith("endpoints[0]")
+    assert "scheme 'https': the Todo backend serves plain HTTP on port 'http'" in finding.message
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_prometheus_selects_the_prometheus_rule(
+    render: Render, scenario_values: ScenarioValues, scenario: str
+) -> None:
+    findings = check_rule_selection(
+        render(scenario), scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
+    )
+    assert not findings, _text(findings)
+
+
+def test_a_rule_selector_that_misses_the_prometheus_rule_is_reported(
+    render: Render, scenario_values: ScenarioValues
+) -> None:
+    values = deep_merge(
+        scenario_values("kind-values.yaml"),
+        {"kube-prometheus-stack": {"prometheus": {"prometheusSpec": {
+            "ruleSelector": {"matchLabels": {"team": "platform"}},
+            "ruleNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+        }}}},
+    )  # fmt: skip
+    findings = check_rule_selection(
+        render("kind-values.yaml"), values, "ci/kind-values.yaml", release=RELEASE, namespace=NAMESPACE
+    )
+    assert [f.where for f in findings] == [
+        "kube-prometheus-stack.prometheus.prometheusSpec.ruleSelector",
+        "kube-prometheus-stack.prometheus.prometheusSpec.ruleNamespaceSelector",
+    ]
+    assert "Prometheus selects rules {team=platform}, which misses PrometheusRule/" in findings[0].message
+    assert "misses namespace 'monitoring' of PrometheusRule/" in findings[1].message
+
+
+def test_the_helm_default_rule_selector_needs_the_release_label(
+    render: Render, scenario_values: ScenarioValues
+) -> None:
+    """With ruleSelectorNilUsesHelmValues true, kps selects rules labelled release=<release> only."""
+    values = deep_merge(
+        scenario_values("kind-values.yaml"),
+        {
+            "kube-prometheus-stack": {
+                "prometheus": {"prometheusSpec": {"ruleSelectorNilUsesHelmValues": True}}
+            }
+        },
+    )
+    assert not check_rule_selection(
+        render("kind-values.yaml"), values, "v", release=RELEASE, namespace=NAMESPACE
+    )
+    (finding,) = check_rule_selection(
+        render("kind-values.yaml"), values, "v", release="other", namespace=NAMESPACE
+    )
+    assert "Prometheus selects rules {release=other}" in finding.message
 
 
 def test_the_helm_default_selector_needs_the_release_label(
@@ -257,4 +382,4 @@ def test_the_helm_default_selector_needs_the_release_label(
                                      namespace=NAMESPACE)  # fmt: skip
     findings = check_service_monitor(render("kind-values.yaml"), app_manifests, values, "v", release="other",
                                      namespace=NAMESPACE)  # fmt: skip
-    assert "Prometheus selects ServiceMonitors {release=other}" in _text(findings)
+    assert "Prometheus selects serviceMonitors {release=other}" in _text(findings)

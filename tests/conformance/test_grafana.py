@@ -16,4 +16,7 @@ def test_grafana_ready_within_30s(
     grafana: Grafana, stack: Stack, spec: Spec, record: Record, clock: Clock | None
 ) -> None:
     uid = spec.options.get("dashboard") or checks.overview_uid(DASHBOARD_DIR)
-    checks.ready_within(grafana, stack.t0, stack.t0_source, str(uid), spec, record, clock=clock)
+    checks.ready_within(
+        grafana, stack.t0, stack.t0_source, str(uid), spec, record, clock=clock,
+        ready_at=stack.grafana_ready_at, observation=stack.grafana_ready_evidence,
+    )  # fmt: skip

@@ -11,6 +11,8 @@ from monitoring_conformance.api.prometheus import KEY_LABEL
 from tests.doubles.transport import Call, RecordedTransport, Reply, payload
 
 Series = Sequence[tuple[Mapping[str, str], float]]
+#: A vector's value: fixed series, a whole envelope, or a callable giving the series at the moment asked.
+VectorValue = Series | Mapping[str, Any] | Callable[[], Series]
 #: The moment every vector is evaluated at.
 EVAL_TIME = 1795000000.25
 
@@ -33,8 +35,9 @@ def bad_data(message: str) -> Reply:
 class PrometheusDouble(RecordedTransport):
     """Answers /api/v1/query, /api/v1/targets, /api/v1/status/buildinfo and /-/ready.
 
-    ``vectors`` maps an exact expression to its series ``[(labels, value), ...]`` or to a whole envelope;
-    unknown expressions give an empty vector. ``errors`` maps an expression to a ``bad_data`` message.
+    ``vectors`` maps an exact expression to its series ``[(labels, value), ...]``, to a whole envelope, or
+    to a callable returning the series when asked (a counter that moves); unknown expressions give an
+    empty vector. ``errors`` maps an expression to a ``bad_data`` message.
     ``query`` (a callable taking the expression) overrides both. count_each's combined expression is
     answered from ``vectors`` (the number of series of each inner expression).
     ``ready`` False (or a body string) makes /-/ready answer 503.
@@ -45,7 +48,7 @@ class PrometheusDouble(RecordedTransport):
     def __init__(
         self,
         *,
-        vectors: Mapping[str, Series | Mapping[str, Any]] | None = None,
+        vectors: Mapping[str, VectorValue] | None = None,
         errors: Mapping[str, str] | None = None,
         query: Callable[[str], Reply | Any] | None = None,
         targets: Any = None,
@@ -100,13 +103,17 @@ class PrometheusDouble(RecordedTransport):
 
     def _series(self, expr: str) -> Series:
         value = self.vectors.get(expr)
+        if callable(value):
+            value = value()
         if value is None:
             return []
         if isinstance(value, Mapping):
             return [(item["metric"], float(item["value"][1])) for item in value["data"]["result"]]
         return value
 
-    def _answer(self, value: Series | Mapping[str, Any]) -> Any:
+    def _answer(self, value: VectorValue) -> Any:
+        if callable(value):
+            value = value()
         if isinstance(value, Mapping):
             return dict(value)
         return vector(value)

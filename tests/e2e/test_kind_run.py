@@ -49,3 +49,6 @@ def test_kind_target_passes_and_reports_every_phase(ready_host: None, tmp_path: 
     missing = [phase for phase in PHASES if phase not in report["timings"]]
     assert not missing, f"phases without a timing in acceptance.json: {missing}"
     assert (reports / "junit.xml").is_file()
+    ready = next(item for item in report["requirements"] if item["id"] == "grafana.ready_within_30s")
+    assert "while the chart was installed" in ready["evidence"][0]["request"], ready  # measured live
+    assert report["versions"]["todo-backend image"].startswith("todo-backend:0.1.0-")

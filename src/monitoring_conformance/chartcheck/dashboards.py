@@ -14,6 +14,7 @@ from typing import Any
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.logql import selector_matches, stream_selectors
 from monitoring_conformance.chartcheck.promql import Query
+from monitoring_conformance.chartcheck.values import lookup
 from monitoring_conformance.dashboards import (
     Dashboard,
     default_variables,
@@ -205,4 +206,29 @@ def check_log_queries(
                         f"stream selector does not match the Todo backend's stream {dict(app_stream)}"
                     )
                 )
+    return findings
+
+
+def check_namespace_variable(
+    dashboards: Sequence[Dashboard], values: Mapping[str, Any], source: str, *, variable: str = "namespace"
+) -> list[Finding]:
+    """Each dashboard's ``namespace`` variable defaults to ``todoBackend.namespace`` of the values.
+
+    The dashboards are plain JSON (never templated), so a values change cannot reach them: this check is
+    what notices that the panels would show another namespace than the one Prometheus scrapes.
+    """
+    namespace = lookup(values, "todoBackend.namespace")
+    findings: list[Finding] = []
+    for dashboard in dashboards:
+        default = default_variables(dashboard.data).get(variable)
+        if default is not None and default != namespace:
+            findings.append(
+                Finding(
+                    str(dashboard.path),
+                    f"templating {variable}",
+                    f"defaults to {default!r}, but todoBackend.namespace is {namespace!r} in {source}: "
+                    f"the panels would show another namespace; set the variable's current value and options "
+                    f"to {namespace!r} (or keep the namespace at {default!r})",
+                )
+            )
     return findings

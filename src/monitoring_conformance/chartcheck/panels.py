@@ -2,7 +2,8 @@
 
 PromQL panels are evaluated by promtool over input series shaped like kube-prometheus-stack's (see
 :func:`monitoring_conformance.chartcheck.promql.check_nonempty`). Logs panels are LogQL: their stream
-selectors must use labels the Alloy pipeline sets and select the Todo backend's stream.
+selectors must use labels the Alloy pipeline sets and select the Todo backend's stream (derived from the
+Alloy config by :func:`monitoring_conformance.chartcheck.logs.todo_stream`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitoring_conformance.chartcheck.dashboards import queries
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.promql import Query
-from monitoring_conformance.dashboards import REQUIREMENTS_FILE, resolve_requirements
-
-#: The stream labels Alloy gives the Todo backend's container logs (namespace todo, one pod).
-TODO_STREAM = {
-    "namespace": "todo",
-    "app": "todo-backend",
-    "pod": "todo-backend-5c9d8f7b6-r4tkw",
-    "container": "todo-backend",
-}
+from monitoring_conformance.chartcheck.values import load_yaml
+from monitoring_conformance.chartcheck.vectors import vector_selectors
+from monitoring_conformance.dashboards import REQUIREMENTS_FILE, load_requirements, resolve_requirements
+from monitoring_conformance.errors import UsageError
 
 
 @dataclass
@@ -54,3 +51,69 @@ def required_queries(dashboards_dir: Path, variables: Mapping[str, str] | None =
         found.promql += [dataclasses.replace(q, where=f"{req_id}: {q.where}") for q in promql]
         found.logql += [dataclasses.replace(q, where=f"{req_id}: {q.where}") for q in logql]
     return found
+
+
+def load_requirement_expectations(path: Path) -> dict[str, dict[str, Any]]:
+    """``requirements:`` of an expectations file: requirement id -> {datasource, metrics | panel_type}."""
+    data = load_yaml(path)
+    entries = data.get("requirements") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+        raise UsageError(
+            f"{path}: expected `requirements:` mapping each id to {{datasource, metrics|panel_type}}"
+        )
+    return {str(k): dict(v) for k, v in entries.items()}
+
+
+def _panel_metrics(promql: list[Query]) -> set[str]:
+    names: set[str] = set()
+    for query in promql:
+        try:
+            names |= {s.metric for s in vector_selectors(query.expr) if s.metric}
+        except ValueError:
+            continue  # the selector check reports unreadable expressions
+    return names
+
+
+def check_requirement_panels(
+    dashboards_dir: Path, expectations: Mapping[str, Mapping[str, Any]]
+) -> list[Finding]:
+    """Each requirement's panel shows what the requirement is about: its metric family, or Loki logs."""
+    requirements = str(dashboards_dir / REQUIREMENTS_FILE)
+    resolved, problems = resolve_requirements(dashboards_dir)
+    findings = [Finding(requirements, "requirements", problem) for problem in problems]
+    for req_id in sorted(set(expectations) - set(load_requirements(dashboards_dir))):
+        findings.append(Finding(requirements, req_id, "is expected but not mapped to a panel"))
+    for req_id, (dashboard, panel) in sorted(resolved.items()):
+        expected = expectations.get(req_id)
+        where = f"{req_id}: panel {panel.get('id')} {str(panel.get('title') or '')!r}"
+        if expected is None:
+            findings.append(
+                Finding(requirements, req_id, "has no entry in the expectations of what it must show")
+            )
+            continue
+        chosen = [(dashboard, panel)]
+        if expected.get("datasource") == "loki":
+            logql = queries([], "loki", panels=chosen)
+            kind = expected.get("panel_type", "logs")
+            if panel.get("type") != kind or not logql:
+                findings.append(
+                    Finding(
+                        str(dashboard.path),
+                        where,
+                        f"is a {panel.get('type')!r} panel with {len(logql)} Loki queries; "
+                        f"{req_id} needs a {kind!r} panel querying Loki",
+                    )
+                )
+            continue
+        wanted = [str(m) for m in expected.get("metrics") or []]
+        used = _panel_metrics(queries([], "prometheus", panels=chosen))
+        if not used & set(wanted):
+            findings.append(
+                Finding(
+                    str(dashboard.path),
+                    where,
+                    f"queries {sorted(used) or 'no metric'}; {req_id} needs "
+                    f"{' or '.join(wanted)} (mapped in {REQUIREMENTS_FILE})",
+                )
+            )
+    return findings

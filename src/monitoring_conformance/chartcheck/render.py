@@ -8,6 +8,7 @@ what renders is exactly the umbrella's own templates.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from monitoring_conformance.chartcheck.values import load_yaml
-from monitoring_conformance.errors import UsageError
+from monitoring_conformance.errors import ToolError, UsageError
 from monitoring_conformance.tools.helm import Helm
 
 #: CRD API versions the umbrella's templates may gate on (``.Capabilities.APIVersions.Has``). A real
@@ -195,3 +196,33 @@ def render(
 ) -> list[dict[str, Any]]:
     """The rendered objects only (see :func:`render_manifests` for the options)."""
     return [m.obj for m in render_manifests(helm, chart, values_files, **options)]
+
+
+def render_notes(
+    helm: Helm,
+    chart: Path,
+    values_files: Sequence[Path] = (),
+    *,
+    release: str = DEFAULT_RELEASE,
+    namespace: str = DEFAULT_NAMESPACE,
+    timeout: float = 60.0,
+) -> str:
+    """templates/NOTES.txt as ``helm install`` would print it.
+
+    ``helm template`` never renders the notes; ``helm install --dry-run=client`` does, without a cluster.
+    The call goes through the Helm object's runner (the Helm class has no install-dry-run method).
+    """
+    argv = [helm.path, "install", release, str(chart), "--namespace", namespace, "--dry-run=client"]
+    for values in values_files:
+        if not Path(values).is_file():
+            raise UsageError(f"values file {values} does not exist: pass the path of an existing values file")
+        argv += ["--values", str(values)]
+    result = helm.runner.run([*argv, "--output", "json"], timeout=timeout)
+    try:
+        data = json.loads(result.stdout)
+        notes = data["info"]["notes"]
+    except (ValueError, KeyError, TypeError):
+        raise ToolError(
+            f"`{' '.join(argv)} --output json` printed no release with notes: {result.stdout.strip()[:120]!r}"
+        ) from None
+    return str(notes)

@@ -1,4 +1,5 @@
-"""The chart's alert rules: ``promtool check rules`` (rules/*.yaml) and ``promtool test rules`` (tests/rules).
+"""The chart's alert rules: ``promtool check rules`` (rules/*.yaml) and ``promtool test rules`` (tests/rules),
+and no namespace matcher in them.
 
 One promtool run per batch; only when a batch fails is each file run alone, to say which one failed.
 """
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.promtool import Promtool
+from monitoring_conformance.chartcheck.values import load_yaml
+from monitoring_conformance.chartcheck.vectors import vector_selectors
 
 
 def rule_files(chart_dir: Path) -> list[Path]:
@@ -57,4 +60,33 @@ def run_rule_tests(promtool: Promtool, files: Sequence[Path]) -> list[Finding]:
         run = promtool.test_rules([path])
         if not run.ok:
             findings.append(Finding(str(path), "promtool test rules", "\n    ".join(_failures(run.output))))
+    return findings
+
+
+def check_no_namespace_matchers(files: Sequence[Path]) -> list[Finding]:
+    """No rule selects by ``namespace``: the backend's namespace is a value; rule files are plain YAML."""
+    findings: list[Finding] = []
+    for path in files:
+        data = load_yaml(path)
+        for group in (data.get("groups") or []) if isinstance(data, dict) else []:
+            for number, rule in enumerate(group.get("rules") or [], start=1):
+                name = rule.get("alert") or rule.get("record")
+                where = f"group {group.get('name')!r}, rule {number} {name!r}"
+                try:
+                    selectors = vector_selectors(str(rule.get("expr", "")))
+                except ValueError as exc:
+                    findings.append(Finding(str(path), where, f"cannot read its selectors: {exc}"))
+                    continue
+                for selector in selectors:
+                    for matcher in selector.matchers:
+                        if matcher.label == "namespace":
+                            findings.append(
+                                Finding(
+                                    str(path),
+                                    where,
+                                    f"selects {matcher} in {selector}: the backend's namespace is the chart "
+                                    "value todoBackend.namespace, which a plain rule file cannot follow; "
+                                    "select it by job, container or pod instead",
+                                )
+                            )
     return findings

@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
-    """True when ``labels`` satisfy ``selector``; an empty or missing selector matches everything."""
+    """True when ``labels`` satisfy ``selector``; an empty or missing selector matches everything.
+
+    ValueError for a ``matchExpressions`` operator Kubernetes does not know: such a selector is invalid,
+    and the API server would reject it rather than match anything.
+    """
     if not selector:
         return True
     for key, value in (selector.get("matchLabels") or {}).items():
@@ -16,6 +22,10 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, An
     for expression in selector.get("matchExpressions") or []:
         key = expression.get("key")
         operator = expression.get("operator")
+        if operator not in OPERATORS:
+            raise ValueError(
+                f"matchExpressions operator {operator!r} (key {key!r}) is not one of {', '.join(OPERATORS)}"
+            )
         values = [str(v) for v in expression.get("values") or []]
         present = key in labels
         actual = str(labels.get(key, ""))

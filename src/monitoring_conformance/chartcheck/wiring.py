@@ -1,31 +1,35 @@
-"""Do the parts point at each other? Loki URLs, the dashboard sidecar label, ServiceMonitor selection.
+"""Do the parts point at each other? Loki URLs and the dashboard sidecar label.
 
 Each check reads the merged values (values.yaml + a ci values file) and/or the rendered manifests, and names
-``source`` (the values files) or the template in its findings.
+``source`` (the values files) or the template in its findings. ServiceMonitor and rule selection are in
+:mod:`monitoring_conformance.chartcheck.scraping`, the Alloy pipeline in
+:mod:`monitoring_conformance.chartcheck.logs`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitoring_conformance.chartcheck.alloy import AlloySyntaxError, parse
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.render import Manifest
-from monitoring_conformance.chartcheck.selectors import describe_selector, selector_matches
 from monitoring_conformance.chartcheck.values import lookup
 
-LOKI_PORT = 3100
+#: Loki's HTTP port unless ``loki.loki.server.http_listen_port`` says otherwise.
+LOKI_DEFAULT_PORT = 3100
+LOKI_PORT_KEY = "loki.loki.server.http_listen_port"
 PUSH_PATH = "/loki/api/v1/push"
+ALLOY_CONFIG_KEY = "alloy.alloy.configMap.content"
 #: kube-prometheus-stack's defaults for what our values may leave unset.
 KPS_DASHBOARD_LABEL = ("grafana_dashboard", "1")
 KPS_PROMETHEUS_DS_UID = "prometheus"
 
 _RELEASE_TEMPLATE = re.compile(r"\{\{-?\s*\$?\.Release\.(Namespace|Name)\s*-?\}\}")
-_ALLOY_URL = re.compile(r'\burl\s*=\s*"([^"]*)"')
-_ALLOY_TARGET_LABEL = re.compile(r'\btarget_label\s*=\s*"([^"]+)"')
 
 
 def fill_release(text: str, *, release: str, namespace: str) -> str:
@@ -39,30 +43,49 @@ def fill_release(text: str, *, release: str, namespace: str) -> str:
     return filled
 
 
-def loki_hosts(values: Mapping[str, Any], namespace: str) -> set[str]:
-    """Host names that reach the Loki Service (``loki.fullnameOverride``) from the release namespace."""
+@dataclass(frozen=True)
+class LokiService:
+    """The Loki Service as the values name it: ``<fullnameOverride>.<namespace>.svc:<http_listen_port>``."""
+
+    name: str
+    namespace: str
+    port: int
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Host names that reach it from any namespace without assuming the cluster domain."""
+        return (f"{self.name}.{self.namespace}.svc", f"{self.name}.{self.namespace}")
+
+    def problem(self, url: str, path: str) -> str | None:
+        """Why ``url`` does not reach this Service at ``path`` (None when it does)."""
+        parts = urlsplit(url)
+        if parts.scheme != "http":
+            return f"scheme {parts.scheme!r}, expected http"
+        if parts.hostname == f"{self.name}.{self.namespace}.svc.cluster.local":
+            return (
+                f"host {parts.hostname!r} assumes the cluster domain cluster.local; "
+                f"use {self.hosts[0]!r}, which resolves in any cluster"
+            )
+        if parts.hostname not in self.hosts:
+            return f"host {parts.hostname!r} is not the Loki Service (expected one of {list(self.hosts)})"
+        if parts.port != self.port:
+            return f"port {parts.port}, expected {self.port} ({LOKI_PORT_KEY})"
+        if parts.path.rstrip("/") != path.rstrip("/"):
+            return f"path {parts.path!r}, expected {path!r}"
+        return None
+
+
+def loki_service(values: Mapping[str, Any], source: str, namespace: str) -> LokiService | Finding:
+    """The Loki Service the values name, or the finding that says why there is no stable name."""
     name = lookup(values, "loki.fullnameOverride")
     if not name:
-        return set()
-    return {
-        str(name),
-        f"{name}.{namespace}",
-        f"{name}.{namespace}.svc",
-        f"{name}.{namespace}.svc.cluster.local",
-    }
-
-
-def _check_loki_url(url: str, hosts: set[str], path: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        return f"scheme {parts.scheme!r}, expected http"
-    if parts.hostname not in hosts:
-        return f"host {parts.hostname!r} is not the Loki Service (expected one of {sorted(hosts)})"
-    if parts.port != LOKI_PORT:
-        return f"port {parts.port}, expected {LOKI_PORT}"
-    if parts.path.rstrip("/") != path.rstrip("/"):
-        return f"path {parts.path!r}, expected {path!r}"
-    return None
+        return Finding(
+            source, "loki.fullnameOverride", "not set: the Loki Service name would depend on the release"
+        )
+    port = lookup(values, LOKI_PORT_KEY, LOKI_DEFAULT_PORT)
+    if not isinstance(port, int) or isinstance(port, bool):
+        return Finding(source, LOKI_PORT_KEY, f"is {port!r}, expected a port number")
+    return LokiService(str(name), namespace, port)
 
 
 def check_loki_datasource(
@@ -71,13 +94,9 @@ def check_loki_datasource(
     """The Grafana Loki datasource (kps ``grafana.additionalDataSources``) has uid loki and Loki's URL."""
     key = "kube-prometheus-stack.grafana.additionalDataSources"
     findings: list[Finding] = []
-    hosts = loki_hosts(values, namespace)
-    if not hosts:
-        return [
-            Finding(
-                source, "loki.fullnameOverride", "not set: the Loki Service name would depend on the release"
-            )
-        ]
+    service = loki_service(values, source, namespace)
+    if isinstance(service, Finding):
+        return [service]
     prometheus_uid = lookup(
         values, "kube-prometheus-stack.grafana.sidecar.datasources.uid", KPS_PROMETHEUS_DS_UID
     )
@@ -104,49 +123,50 @@ def check_loki_datasource(
         url = fill_release(str(datasource.get("url") or ""), release=release, namespace=namespace)
     except ValueError as exc:
         return [*findings, Finding(source, f"{key}[loki].url", str(exc))]
-    problem = _check_loki_url(url, hosts, "/")
+    problem = service.problem(url, "/")
     if problem:
         findings.append(Finding(source, f"{key}[loki].url", f"{url!r}: {problem}"))
     return findings
 
 
 def alloy_config(values: Mapping[str, Any]) -> str:
-    return str(lookup(values, "alloy.alloy.configMap.content") or "")
-
-
-def alloy_stream_labels(values: Mapping[str, Any]) -> set[str]:
-    """The labels the Alloy pipeline sets (every ``target_label`` in its config)."""
-    return set(_ALLOY_TARGET_LABEL.findall(alloy_config(values)))
+    return str(lookup(values, ALLOY_CONFIG_KEY) or "")
 
 
 def check_alloy_push(
     values: Mapping[str, Any], source: str, *, release: str, namespace: str
 ) -> list[Finding]:
-    """Every ``url = ...`` in the Alloy config (its loki.write endpoints) is Loki's push URL."""
-    key = "alloy.alloy.configMap.content"
-    hosts = loki_hosts(values, namespace)
-    if not hosts:
+    """Every ``loki.write`` endpoint ``url`` in the Alloy config is Loki's push URL."""
+    service = loki_service(values, source, namespace)
+    if isinstance(service, Finding):
+        return [service]
+    try:
+        config = parse(fill_release(alloy_config(values), release=release, namespace=namespace))
+    except (AlloySyntaxError, ValueError) as exc:
+        return [Finding(source, ALLOY_CONFIG_KEY, f"cannot read the Alloy config: {exc}")]
+    writers = config.components("loki.write")
+    if not writers:
         return [
             Finding(
-                source, "loki.fullnameOverride", "not set: the Loki Service name would depend on the release"
+                source, ALLOY_CONFIG_KEY, "the Alloy config has no loki.write block: logs would go nowhere"
             )
         ]
-    config = alloy_config(values)
-    if "loki.write" not in config:
-        return [Finding(source, key, "the Alloy config has no loki.write block: logs would go nowhere")]
-    urls = _ALLOY_URL.findall(config)
-    if not urls:
-        return [Finding(source, key, "the loki.write block has no endpoint url")]
     findings = []
-    for raw in urls:
-        try:
-            url = fill_release(raw, release=release, namespace=namespace)
-        except ValueError as exc:
-            findings.append(Finding(source, key, str(exc)))
-            continue
-        problem = _check_loki_url(url, hosts, PUSH_PATH)
-        if problem:
-            findings.append(Finding(source, key, f"push url {raw!r}: {problem}"))
+    for writer in writers:
+        urls = [e.attributes["url"] for e in writer.children("endpoint") if "url" in e.attributes]
+        if not urls:
+            findings.append(Finding(source, ALLOY_CONFIG_KEY, f"{writer.describe()} has no endpoint url"))
+        for attribute in urls:
+            url = attribute.string()
+            problem = service.problem(url, PUSH_PATH) if url is not None else "not a string literal"
+            if problem:
+                findings.append(
+                    Finding(
+                        source,
+                        ALLOY_CONFIG_KEY,
+                        f"line {attribute.line}: {writer.describe()} push url {url!r}: {problem}",
+                    )
+                )
     return findings
 
 
@@ -198,123 +218,4 @@ def check_dashboard_configmaps(
                         f"namespace {cm_namespace!r} not searched by the sidecar ({search!r})",
                     )
                 )
-    return findings
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
-
-
-def _namespace(obj: Mapping[str, Any], default: str) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or default)
-
-
-def _selected_namespaces(monitor: Manifest, default: str) -> tuple[bool, list[str]]:
-    spec_selector = (monitor.obj.get("spec") or {}).get("namespaceSelector")
-    if not spec_selector:
-        return False, [_namespace(monitor.obj, default)]
-    if spec_selector.get("any"):
-        return True, []
-    return False, [str(n) for n in spec_selector.get("matchNames") or []]
-
-
-def check_service_monitor(
-    manifests: Sequence[Manifest],
-    app_manifests: Sequence[Manifest],
-    values: Mapping[str, Any],
-    source: str,
-    *,
-    release: str,
-    namespace: str,
-    service_name: str = "todo-backend",
-    app_namespace: str = "todo",
-    metrics_path: str = "/metrics",
-) -> list[Finding]:
-    """A rendered ServiceMonitor selects the Todo Service, a port name and /metrics; Prometheus selects it."""
-    services = [m for m in app_manifests if m.kind == "Service" and m.name == service_name]
-    if not services:
-        return [Finding("todo-backend manifests", "Service", f"no Service named {service_name!r}")]
-    service = services[0]
-    service_ns = _namespace(service.obj, app_namespace)
-    service_labels = _labels(service.obj)
-    port_names = [
-        str(p.get("name")) for p in (service.obj.get("spec") or {}).get("ports") or [] if p.get("name")
-    ]
-    monitors = [m for m in manifests if m.kind == "ServiceMonitor"]
-    if not monitors:
-        return [Finding(source, "todoBackend.serviceMonitor", "no ServiceMonitor rendered")]
-    findings: list[Finding] = []
-    selecting = []
-    for monitor in monitors:
-        spec = monitor.obj.get("spec") or {}
-        any_ns, names = _selected_namespaces(monitor, namespace)
-        if not any_ns and service_ns not in names:
-            findings.append(
-                Finding(
-                    monitor.source, monitor.describe(), f"namespaceSelector {names} misses {service_ns!r}"
-                )
-            )
-            continue
-        if not spec.get("selector") or not selector_matches(spec.get("selector"), service_labels):
-            findings.append(
-                Finding(
-                    monitor.source,
-                    monitor.describe(),
-                    f"selector {describe_selector(spec.get('selector'))} does not match Service "
-                    f"{service_name} labels {service_labels} ({service.source})",
-                )
-            )
-            continue
-        selecting.append(monitor)
-    if not selecting:
-        return findings
-    findings = []
-    for monitor in selecting:
-        for index, endpoint in enumerate((monitor.obj.get("spec") or {}).get("endpoints") or []):
-            at = f"{monitor.describe()} endpoints[{index}]"
-            if endpoint.get("port") not in port_names:
-                findings.append(
-                    Finding(
-                        monitor.source,
-                        at,
-                        f"port {endpoint.get('port')!r} is not a port name of Service {service_name} "
-                        f"{port_names} ({service.source})",
-                    )
-                )
-            if endpoint.get("path", "/metrics") != metrics_path:
-                findings.append(
-                    Finding(monitor.source, at, f"path {endpoint.get('path')!r}, expected {metrics_path!r}")
-                )
-        findings += _check_prometheus_selects(monitor, values, source, release=release)
-    return findings
-
-
-def _check_prometheus_selects(
-    monitor: Manifest, values: Mapping[str, Any], source: str, *, release: str
-) -> list[Finding]:
-    key = "kube-prometheus-stack.prometheus.prometheusSpec"
-    spec = lookup(values, key) or {}
-    selector = spec.get("serviceMonitorSelector") or {}
-    if not selector and spec.get("serviceMonitorSelectorNilUsesHelmValues", True) is not False:
-        selector = {"matchLabels": {"release": release}}
-    findings = []
-    if not selector_matches(selector, _labels(monitor.obj)):
-        findings.append(
-            Finding(
-                source,
-                f"{key}.serviceMonitorSelector",
-                f"Prometheus selects ServiceMonitors {describe_selector(selector)}, which misses "
-                f"{monitor.describe()} (labels {_labels(monitor.obj)})",
-            )
-        )
-    namespace_selector = spec.get("serviceMonitorNamespaceSelector")
-    if namespace_selector:
-        findings.append(
-            Finding(
-                source,
-                f"{key}.serviceMonitorNamespaceSelector",
-                f"is {describe_selector(namespace_selector)}; "
-                "use {} so that the ServiceMonitor's namespace is searched",
-            )
-        )
     return findings

@@ -14,6 +14,7 @@ Health and round trip are checked first: a backend that is down fails, whatever 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -165,7 +166,8 @@ def _restarts(
         value = prometheus.scalar(query)
         if value is None:
             raise AssertionError(f"no series for {query}")
-        seen["restarts"] = {"query": query, "value": value}
+        seen["restarts"] = {"query": query, "value": value if math.isfinite(value) else str(value)}
+        expect(math.isfinite(value), f"the restart counter is {value}, not a finite number: {query}")
         return int(value)
     if before is None:
         return None
@@ -174,6 +176,7 @@ def _restarts(
         seen["restarts"] = {"before": before["process"], "now": now}
         if now is None:
             raise AssertionError("the backend's /metrics has no process_start_time_seconds")
+        expect(math.isfinite(now), f"the backend's process_start_time_seconds is {now}, not a finite number")
         return 0 if now == before["process"] else 1
     if prometheus is None:
         return None

@@ -10,6 +10,7 @@ from typing import Any
 
 from monitoring_conformance import dashboards
 from monitoring_conformance.api.grafana import Grafana, panel_queries
+from monitoring_conformance.checks import served, watched
 from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, fail, request_line
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -57,6 +58,9 @@ def dashboard_provisioned(
             got_panels == want_panels,
             f"dashboard {uid} loads with {got_panels} panels, {dashboard.path.name} has {want_panels}",
         )
+        changed = served.differences(dashboard.data, model)
+        seen["differences"] = changed
+        expect(not changed, f"dashboard {uid} differs from {dashboard.path.name}: {'; '.join(changed)}")
         return model
 
     poll = Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,))
@@ -83,20 +87,24 @@ def panel_has_data(
     total: int,
     clock: Clock | None = None,
 ) -> str:
-    """dashboards.panels_have_data (one case per panel): every query of the panel returns rows, no error."""
-    variables: dict[str, dashboards.VariableValue] = {
-        **dashboards.default_variables(dashboard.data),
-        **spec.mapping("variables"),
-    }
-    queries = panel_queries(panel, variables)
+    """dashboards.panels_have_data (one case per panel of the chart's file): every query of the panel, as
+    the dashboard Grafana *serves* has it (matched by panel id, variables from the served model's templating
+    and the profile), returns data without error. A panel the served model lacks fails, named."""
     name = f"{dashboard.uid}/{panel.get('id')} {panel.get('title', '')!r}"
     record.threshold = total
-    if not queries:
-        raise NotVerifiable(f"panel {name} has no visible query to run")
     range_from = spec.text("range")
-    seen: dict[str, Any] = {"queries": {q["refId"]: q.get("expr") for q in queries}}
+    seen: dict[str, Any] = {"served": f"GET /api/dashboards/uid/{dashboard.uid}"}
 
     def probe() -> str:
+        model = grafana.dashboard(dashboard.uid)
+        found = served.find_panel(model, panel.get("id"))
+        expect(found is not None, f"panel {name} is missing from the dashboard Grafana serves")
+        assert found is not None
+        variables = {**dashboards.default_variables(model), **spec.mapping("variables")}
+        queries = panel_queries(found, variables)
+        if not queries:
+            raise NotVerifiable(f"panel {name} has no visible query to run in the dashboard Grafana serves")
+        seen["queries"] = {q["refId"]: q.get("expr") for q in queries}
         result = grafana.ds_query(queries, from_=range_from, to="now")
         seen["result"] = result.describe()
         seen["sample"] = {ref: r.sample for ref, r in result.results.items()}
@@ -129,8 +137,14 @@ def ready_within(
     *,
     clock: Clock | None = None,
     wall: Callable[[], float] = time.time,
+    ready_at: float | None = None,
+    observation: Mapping[str, Any] | None = None,
 ) -> float:
     """grafana.ready_within_30s: seconds from t0 until /api/health says database ok AND the overview loads.
+
+    When this run installed the chart, ``observation`` (and ``ready_at``) come from the watch during the
+    install (Stack.grafana_ready_evidence / grafana_ready_at): a real measurement, see checks/watched.py.
+    Otherwise Grafana is polled now:
 
     How the figure is read, so that a pass is never false:
 
@@ -143,6 +157,10 @@ def ready_within(
     """
     threshold = float(spec.threshold or 30.0)
     record.threshold = threshold
+    if observation and watched.usable(observation, dashboard_uid):
+        figure = watched.judge(grafana, observation, ready_at, threshold, record)
+        if figure is not None:
+            return figure
     if t0 is None:
         raise NotVerifiable("no deployment start time: pass --deployed-at")
     state: dict[str, Any] = {"attempts": 0, "first_probe": None}
@@ -193,7 +211,8 @@ def ready_within(
             raise NotVerifiable(
                 f"Grafana was already ready at the first probe, {measured:.1f}s after t0 ({t0_source});"
                 f" the ready time lies somewhere in [0, {measured:.1f}]s, so {threshold:g}s can be neither"
-                " proven nor refuted: run the suite as the deployment starts, or pass its real --deployed-at"
+                " proven nor refuted: run the suite as the deployment starts, or pass its real --deployed-at;"
+                " on a cluster, --install-chart (kubeconfig target) or the kind target measures it live"
             )
         record.message = f"ready at most {measured:.1f}s after t0 (upper bound from the first probe)"
         return measured

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
+from typing import Any, Protocol
 
+from monitoring_conformance.api.app import Traffic
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus, count_each_expr
 from monitoring_conformance.checks.base import Poll, expect
-from monitoring_conformance.errors import EndpointError
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.wait import CONFIG, Clock
 
-#: A follow-up traffic burst is sent at most this often while the request rate is still 0.
+#: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
+#: counted the previous one (the counter caught up: one scrape later), but not more often than this...
+MIN_BURST_GAP_S = 1.0
+#: ...and at the latest this long after the previous burst (a counter that never catches up).
 BURST_EVERY_S = 5.0
 
 
@@ -21,7 +25,7 @@ class TrafficSource(Protocol):
 
     endpoint: Endpoint
 
-    def traffic(self, n: int) -> int: ...
+    def traffic(self, n: int) -> Traffic: ...
 
 
 def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
@@ -48,45 +52,60 @@ def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
 def jobs_up(
     prometheus: Prometheus, spec: Spec, record: Record, *, clock: Clock | None = None
 ) -> dict[str, int]:
-    """stack.prometheus_targets: Prometheus is ready and each required job has enough targets up."""
+    """stack.prometheus_targets: Prometheus is ready, and for each required job every active target is up
+    and there are at least ``threshold`` of them. Returns the healthy targets per job."""
     jobs = spec.texts("jobs")
     need = int(spec.threshold or 1)
     record.threshold = len(jobs)
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    down: list[dict[str, str]] = []
 
     def probe() -> dict[str, int]:
         prometheus.ready()
         targets = prometheus.targets()
         seen.clear()
-        seen.update({job: sum(1 for t in targets if t.job == job and t.up) for job in jobs})
+        down.clear()
         problems = []
         for job in jobs:
-            if seen[job] >= need:
-                continue
             mine = [t for t in targets if t.job == job]
+            up = sum(1 for t in mine if t.up)
+            seen[job] = (up, len(mine))
+            sick = [t for t in mine if not t.up]
+            down.extend(
+                {"job": job, "scrape_url": t.scrape_url, "health": t.health, "last_error": t.last_error}
+                for t in sick
+            )
             if not mine:
                 problems.append(f"job={job}: no targets")
-            else:
-                errors = sorted({t.last_error for t in mine if not t.up and t.last_error})
-                detail = f' (last error: "{errors[0]}")' if errors else ""
-                problems.append(f"job={job}: {seen[job]} of {len(mine)} targets up{detail}")
+            elif sick or up < need:
+                first = next((t for t in sick if t.last_error), sick[0] if sick else None)
+                detail = ""
+                if first is not None:
+                    detail = f'; down: {first.scrape_url} (last error: "{first.last_error or "none"}")'
+                    detail += f" and {len(sick) - 1} more" if len(sick) > 1 else ""
+                problems.append(
+                    f"job={job}: {up} of {len(mine)} targets up, need all and at least {need}{detail}"
+                )
         expect(not problems, "; ".join(problems))
-        return dict(seen)
+        return {job: up for job, (up, _) in seen.items()}
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint,))
     try:
         counts = poll.until(
             probe,
-            what=f"scrape jobs {', '.join(jobs)} with at least {need} target(s) up each",
+            what=f"scrape jobs {', '.join(jobs)}: every target up, at least {need} per job",
             look_next=lambda: targets_hint(prometheus, jobs),
         )
     finally:
-        record.measured = sum(1 for job in jobs if seen.get(job, 0) >= need)
+        record.measured = sum(1 for up, total in seen.values() if up == total and up >= need)
         record.add_evidence(
             f"GET /-/ready, GET /api/v1/targets ({prometheus.endpoint.describe()})",
-            {"up_targets_per_job": dict(seen)},
+            {
+                "targets_up_per_job": {job: f"{up}/{total}" for job, (up, total) in seen.items()},
+                "down_targets": list(down),
+            },
         )
-    shown = ", ".join(f"{job} {n}" for job, n in counts.items())
+    shown = ", ".join(f"{job} {up}/{seen[job][1]}" for job, up in counts.items())
     record.message = f"Prometheus ready; targets up per required job: {shown}"
     return counts
 
@@ -135,50 +154,114 @@ def request_rate(
     *,
     clock: Clock | None = None,
 ) -> float:
-    """metrics.request_rate: after generated traffic, the profile's rate query is above the threshold.
+    """metrics.request_rate: the suite's own traffic is counted, and the rate query is above the threshold.
 
-    One burst of ``traffic`` requests first; while the rate is not yet positive, one more burst at most
-    every :data:`BURST_EVERY_S` seconds (``rate()`` needs the counter to grow between two scrapes, and a
-    series born in the first burst shows no growth yet). Total traffic is bounded by the budget.
+    A positive rate alone proves little (liveness probes and other clients keep it up), so the check reads
+    the profile's ``counter`` (a sum of ``http_requests_total`` that only the suite's POSTs move) before the
+    first burst, and requires:
+
+    * at least one POST of the suite acknowledged (2xx) by the backend;
+    * the counter grown by at least the number of acknowledged POSTs;
+    * the rate query finite and above the threshold.
+
+    One burst of ``traffic`` requests first. A series born in that burst shows no growth yet (``rate()``
+    needs the counter to grow between two scrapes), so while the rate is not above the threshold, one more
+    burst goes out as soon as the counter shows that Prometheus scraped the previous one (at most one per
+    :data:`MIN_BURST_GAP_S`), else every :data:`BURST_EVERY_S` seconds. That adapts to any scrape
+    interval, and on a fresh stack the rate shows one scrape after the second burst. Total traffic is
+    bounded by the budget.
     """
     query = spec.text("query")
+    counter = spec.text("counter")
     burst = int(spec.number("traffic"))
     threshold = float(spec.threshold or 0.0)
     record.threshold = threshold
     clk = clock or CONFIG.clock
-    state: dict[str, float] = {"sent": 0.0, "bursts": 0.0, "last_burst": 0.0, "value": 0.0}
+    sent = Traffic()
+    state: dict[str, Any] = {
+        "bursts": 0, "last_burst": 0.0, "rate": None, "before": None, "after": None, "growth": 0.0
+    }  # fmt: skip
 
     def probe() -> float:
-        traffic_error = ""
-        if state["bursts"] == 0 or clk.now() - state["last_burst"] >= BURST_EVERY_S:
+        if state["bursts"] == 0:
+            # None: no series yet (nothing counted so far), i.e. 0
+            state["before"] = prometheus.scalar(counter) or 0.0
+        rate_low = state["rate"] is None or not above(state["rate"], threshold)
+        since = clk.now() - state["last_burst"]
+        scraped = 0 < sent.posts_ok <= state["growth"]  # Prometheus has counted every burst so far
+        if state["bursts"] == 0 or (
+            rate_low and (since >= BURST_EVERY_S or (scraped and since >= MIN_BURST_GAP_S))
+        ):
             state["bursts"] += 1
             state["last_burst"] = clk.now()
-            try:
-                state["sent"] += app.traffic(burst)
-            except EndpointError as exc:
-                traffic_error = f"; traffic failed: {exc}"
+            sent.add(app.traffic(burst))
         value = prometheus.scalar(query)
-        state["value"] = value if value is not None else 0.0
-        shown = "no series" if value is None else f"{value:g}"
-        if value is None or value <= threshold:
-            raise AssertionError(
-                f"request rate is {shown} after {int(state['sent'])} requests: {query}{traffic_error}"
+        state["rate"] = value
+        after = prometheus.scalar(counter)
+        state["after"] = after
+        growth = (after or 0.0) - float(state["before"])
+        state["growth"] = growth if math.isfinite(growth) else 0.0
+        problems = []
+        if sent.posts_ok == 0:
+            problems.append(f"no POST of the suite was acknowledged ({sent.describe()})")
+        elif not (math.isfinite(growth) and growth >= sent.posts_ok):
+            problems.append(
+                f"{counter} grew by {_shown(growth if after is not None else None)} since the first burst,"
+                f" expected at least {sent.posts_ok} (the acknowledged POSTs)"
             )
+        if value is None or not above(value, threshold):
+            problems.append(f"request rate is {_shown(value)} after {sent.describe()}: {query}")
+        expect(not problems, "; ".join(problems))
+        assert value is not None
         return value
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
     try:
         rate = poll.until(
             probe,
-            what=f"request rate above {threshold:g} req/s: {query}",
+            what=(
+                f"the suite's acknowledged POSTs counted by {counter}, and request rate above"
+                f" {threshold:g} req/s: {query}"
+            ),
             look_next=lambda: targets_hint(prometheus),
         )
-        record.message = f"{rate:g} req/s after {int(state['sent'])} generated requests"
+        growth = float(state["after"] or 0.0) - float(state["before"] or 0.0)
+        record.message = (
+            f"{rate:g} req/s; {counter} grew by {growth:g} for {sent.posts_ok} acknowledged POSTs"
+            f" ({sent.answered} generated requests)"
+        )
         return rate
     finally:
-        record.measured = round(state["value"], 6)
+        rate_seen = state["rate"]
+        record.measured = round(rate_seen, 6) if rate_seen is not None and math.isfinite(rate_seen) else None
+        if rate_seen is not None and not math.isfinite(rate_seen):
+            record.note(f"the rate query returned {rate_seen}, not a finite number")
         record.add_evidence(
-            f"GET /api/v1/query?query={query} ({prometheus.endpoint.describe()})",
-            {"rate": state["value"], "requests_sent": int(state["sent"])},
+            f"GET /api/v1/query?query={query}, GET /api/v1/query?query={counter}"
+            f" ({prometheus.endpoint.describe()})",
+            {
+                "rate": _json_number(rate_seen),
+                "counter_before": _json_number(state["before"]),
+                "counter_after": _json_number(state["after"]),
+                "requests_answered": sent.answered,
+                "posts": sent.posts,
+                "posts_acknowledged": sent.posts_ok,
+                "traffic_error": sent.error or None,
+            },
         )
 
+
+def above(value: float, threshold: float) -> bool:
+    """``value > threshold`` for a finite ``value`` only: NaN or infinity never passes a threshold."""
+    return math.isfinite(value) and value > threshold
+
+
+def _shown(value: float | None) -> str:
+    return "no series" if value is None else f"{value:g}"
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """A figure for evidence: finite numbers as they are, NaN/Inf as text (JSON has no NaN)."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)

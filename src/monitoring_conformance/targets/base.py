@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from monitoring_conformance.api.http import Endpoint
@@ -24,6 +24,10 @@ class Stack:
     namespaces: dict[str, str] = field(default_factory=lambda: {"monitoring": "monitoring", "app": "todo"})
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: Wall time Grafana was first seen ready while this run installed the chart (None: not observed).
+    grafana_ready_at: float | None = None
+    #: How that was observed (t0, watched_until, attempts, interval, dashboard_uid...); empty: not watched.
+    grafana_ready_evidence: dict[str, Any] = field(default_factory=dict)
 
 
 class Target(Protocol):

@@ -1,16 +1,17 @@
 """The kind target: a throwaway kind cluster with the Todo backend and charts/monitoring installed.
 
 ``open()`` runs :class:`~monitoring_conformance.orchestrate.KindRun` (preflight, cluster, image, app,
-dependency build, install) and hands back a :class:`Stack` whose endpoints go through the API-server
-service proxy. When a phase fails, diagnostics are written into ``<report-dir>/diagnostics`` (if a cluster
-exists), the keep policy is applied, and the one-line PhaseFailed propagates. ``close()`` records the
-``checks`` and ``teardown`` timings into ``Stack.timings`` and deletes the cluster only when this run
-created it and ``--keep-cluster`` allows.
+dependency build, install; Grafana is watched while helm installs, for the live figure of
+grafana.ready_within_30s) and hands back a :class:`Stack` whose endpoints go through the API-server
+service proxy. When anything in ``open()`` fails, diagnostics are written into ``<report-dir>/diagnostics``
+(once, and only while a cluster exists), the keep policy is applied, and the error propagates.
+``close()`` records the ``checks`` and ``teardown`` timings and deletes the cluster only when this run
+created it and ``--keep-cluster`` allows. ``timings`` and ``versions`` are readable even when ``open()``
+failed (the report shows how far the run got).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,21 +19,24 @@ from pathlib import Path
 import requests
 
 from monitoring_conformance import preflight
+from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.diagnostics import Sources, collect
 from monitoring_conformance.errors import ConformanceError
+from monitoring_conformance.install_watch import GrafanaWatch
 from monitoring_conformance.orchestrate import KindOptions, KindRun
+from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
-from monitoring_conformance.targets.kubeaccess import Connection, SecretReader, core_api, grafana_credentials
+from monitoring_conformance.targets.kubeaccess import (
+    Connection,
+    SecretReader,
+    admin_login,
+    core_api,
+    grafana_credentials,
+    values_secret_ref,
+)
 from monitoring_conformance.tools.runner import Runner
 from monitoring_conformance.wait import Clock
-
-Echo = Callable[[str], None]
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def options_from(settings: Settings) -> KindOptions:
@@ -59,7 +63,7 @@ class KindTarget:
         runner: Runner,
         *,
         clock: Clock | None = None,
-        echo: Echo = _stderr,
+        echo: Echo = terminal,
         wall: Callable[[], float] = time.time,
         host: preflight.Host | None = None,
         options: KindOptions | None = None,
@@ -71,35 +75,74 @@ class KindTarget:
         self.clock = clock or Clock()
         self.echo = echo
         self.options = options or options_from(settings)
-        self.run = KindRun(self.options, runner, clock=self.clock, echo=echo, wall=wall, host=host)
+        self.run = KindRun(self.options, runner, clock=self.clock, echo=echo, wall=wall, host=host,
+                           watch=self.grafana_watch)
         kubeconfig = str(self.options.kubeconfig_path)
         self.secret_reader = secret_reader or (lambda: core_api(kubeconfig, None))
         self.session_hook = session_hook
         self.stack: Stack | None = None
         self.opened_at: float | None = None
+        self.diagnosed: dict[str, str] | None = None
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per phase so far (the same dict the Stack gets)."""
+        return self.run.phases.timings
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Tool and image versions known so far."""
+        return self.run.versions
+
+    def connection(self) -> Connection:
+        opts = self.options
+        return Connection(str(opts.kubeconfig_path), None,
+                          {"monitoring": opts.monitoring_namespace, "app": opts.app_namespace},
+                          session_hook=self.session_hook)
+
+    def grafana_watch(self) -> GrafanaWatch | None:
+        """What the install phase polls while helm runs (None when the overview dashboard is unknown)."""
+        opts = self.options
+        try:
+            uid = overview_uid(opts.chart / "dashboards")
+        except ConformanceError as exc:
+            self.echo(f"[kind] Grafana is not watched during the install: {exc}")
+            return None
+        ref = values_secret_ref([opts.chart / "values.yaml", opts.values])
+        return GrafanaWatch(
+            endpoint=self.connection().grafana_endpoint,
+            credentials=admin_login(self.settings, self.secret_reader, opts.monitoring_namespace, ref),
+            dashboard_uid=uid, kubectl=self.run.kubectl(), namespace=opts.monitoring_namespace,
+        )
 
     def plan(self) -> list[list[str]]:
         return self.run.plan()
 
     def open(self) -> Stack:
         try:
-            self.run.up()
-        except ConformanceError:
+            return self._open()
+        except Exception:
             self._after_failure()
             raise
+
+    def _open(self) -> Stack:
+        self.run.up()
         opts = self.options
-        connection = Connection(str(opts.kubeconfig_path), None,
-                                {"monitoring": opts.monitoring_namespace, "app": opts.app_namespace},
-                                session_hook=self.session_hook)
-        credentials = grafana_credentials(
+        readiness = self.run.readiness
+        watcher = self.run.watcher
+        seen_login = watcher.used if watcher is not None and readiness and readiness.ready_at else None
+        credentials = seen_login or grafana_credentials(
             self.settings, self.run.helm(), self.secret_reader, namespace=opts.monitoring_namespace,
             release=opts.release, echo=self.echo, target=self.name,
         )
-        self.stack = connection.stack(
+        self.stack = self.connection().stack(
             self.name, credentials=credentials, t0=self.run.t0, t0_source=self.run.t0_source,
             versions=self.run.versions, timings={}, echo=self.echo,
         )
         self.stack.timings = self.run.phases.timings  # the same dict: checks/teardown land in it later
+        if readiness is not None:
+            self.stack.grafana_ready_at = readiness.ready_at
+            self.stack.grafana_ready_evidence = dict(readiness.evidence)
         self.opened_at = self.clock.now()
         return self.stack
 
@@ -109,6 +152,9 @@ class KindTarget:
         self.run.down(failed=failed)
 
     def diagnostics(self, directory: Path) -> dict[str, str]:
+        """Write the diagnostics once, while a cluster exists; later calls return the first summary."""
+        if self.diagnosed is not None:
+            return self.diagnosed
         if not self.run.cluster_up:
             return {}
         stack = self.stack
@@ -116,14 +162,15 @@ class KindTarget:
         if stack is not None:
             endpoints = {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki,
                          "app": stack.app}
-        return collect(directory, Sources(
+        self.diagnosed = collect(directory, Sources(
             kubectl=self.run.kubectl(), helm=self.run.helm(), release=self.options.release,
             monitoring_namespace=self.options.monitoring_namespace, endpoints=endpoints,
             versions=self.run.versions,
         ))
+        return self.diagnosed
 
     def _after_failure(self) -> None:
-        """A phase failed: diagnostics if a cluster exists, then the keep policy."""
+        """Something in open() failed: diagnostics if a cluster exists, then the keep policy."""
         if self.run.cluster_up:
             directory = Path(self.settings.report_dir) / "diagnostics"
             summary = self.diagnostics(directory)

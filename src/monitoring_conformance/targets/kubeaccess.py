@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
+from monitoring_conformance.progress import terminal
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
@@ -46,10 +46,6 @@ SERVICES = {
 GRAFANA_SECRET = "grafana"  # noqa: S105 - the Secret's name, not a password
 DEFAULT_SECRET_REF = (GRAFANA_SECRET, "admin-user", "admin-password")
 DEFAULT_KUBECONFIG = "~/.kube/config"
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
 
 
 # -- the session ----------------------------------------------------------------------------------------
@@ -163,8 +159,13 @@ def core_api(kubeconfig: str | None, context: str | None) -> Any:
     """A CoreV1Api for the same kubeconfig/context (used to read the Grafana Secret)."""
     configuration = kube_client.Configuration()
     config_file = os.pathsep.join(str(p) for p in kubeconfig_paths(kubeconfig) if p.is_file())
-    kube_config.load_kube_config(config_file=config_file, context=context, client_configuration=configuration,
-                                 persist_config=False)
+    try:
+        kube_config.load_kube_config(config_file=config_file, context=context,
+                                     client_configuration=configuration, persist_config=False)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise ConformanceError(
+            f"cannot load the kubeconfig {kubeconfig or DEFAULT_KUBECONFIG} for the kubernetes client ({exc})"
+        ) from None
     return kube_client.CoreV1Api(kube_client.ApiClient(configuration))
 
 
@@ -247,6 +248,13 @@ class Connection:
             self.session_hook(session)
         return session, api_base
 
+    def grafana_endpoint(self) -> Endpoint:
+        """Grafana through the API-server proxy, on a session of its own (for its login cookie)."""
+        session, api_base = self.session()
+        ns_key, service, port, name = SERVICES["grafana"]
+        url = service_proxy_url(api_base, self.namespaces[ns_key], service, port)
+        return Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10, 30))
+
     def endpoints(self) -> dict[str, Endpoint]:
         """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there)."""
         shared, api_base = self.session()
@@ -268,7 +276,7 @@ class Connection:
         t0_source: str,
         versions: Mapping[str, str],
         timings: Mapping[str, float],
-        echo: Echo = _stderr,
+        echo: Echo = terminal,
     ) -> Stack:
         endpoints = self.endpoints()
         if credentials is not None:
@@ -288,6 +296,38 @@ class Connection:
             versions=dict(versions),
             timings=dict(timings),
         )
+
+
+def values_secret_ref(files: list[Path]) -> tuple[str, str, str]:
+    """The Grafana admin Secret reference from values files (later files win), before the release exists."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        stack = data.get("kube-prometheus-stack") if isinstance(data, dict) else None
+        grafana = stack.get("grafana") if isinstance(stack, dict) else None
+        admin = grafana.get("admin") if isinstance(grafana, dict) else None
+        if isinstance(admin, dict):
+            merged.update({k: v for k, v in admin.items() if v not in (None, "")})
+    return grafana_secret_ref({"kube-prometheus-stack": {"grafana": {"admin": merged}}})
+
+
+def admin_login(
+    settings: Settings, reader: Callable[[], SecretReader], namespace: str, ref: tuple[str, str, str]
+) -> Callable[[], tuple[str, str] | None]:
+    """The Grafana admin login as a callable: MC_GRAFANA_USER/PASSWORD, else a fresh read of the Secret
+    (a ConformanceError until helm has created it)."""
+    creds = settings.grafana
+
+    def login() -> tuple[str, str] | None:
+        if creds.user and creds.password:
+            register_secret(creds.password)
+            return creds.user, creds.password
+        return read_grafana_credentials(reader(), namespace, ref)
+
+    return login
 
 
 def grafana_credentials(

@@ -1,7 +1,8 @@
 """The kubeconfig target: an existing cluster, reached through the API server's service proxy.
 
 The release already installed is verified as it is; ``--install-chart`` installs or upgrades it first
-(``helm upgrade --install`` with rollback on failure, so a failed upgrade leaves the cluster as it was).
+(``helm upgrade --install`` with rollback on failure, so a failed upgrade leaves the cluster as it was),
+watching Grafana meanwhile for a measured grafana.ready_within_30s.
 Nothing is ever deleted. Services, the session and the Grafana login are in :mod:`.kubeaccess`;
 ``kube_session`` and ``service_proxy_url`` are re-exported here, where docs/design.md names them.
 """
@@ -9,7 +10,7 @@ Nothing is ever deleted. Services, the session and the Grafana login are in :mod
 from __future__ import annotations
 
 import contextlib
-import sys
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,34 +18,46 @@ from pathlib import Path
 import requests
 
 from monitoring_conformance.api.http import Endpoint
+from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.diagnostics import Sources, collect
-from monitoring_conformance.errors import ToolError, UsageError
-from monitoring_conformance.release import ClusterHelm, build_dependencies, deployed_at, install_release
+from monitoring_conformance.errors import ConformanceError, ToolError
+from monitoring_conformance.install_watch import GRAFANA_SELECTOR, INTERVAL, GrafanaWatch
+from monitoring_conformance.progress import Echo, terminal
+from monitoring_conformance.release import (
+    ClusterHelm,
+    build_dependencies,
+    dependency_commands,
+    deployed_at,
+    install_release,
+    status_failure,
+)
 from monitoring_conformance.settings import REPO_ROOT, Settings
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     DEFAULT_KUBECONFIG,
     Connection,
     SecretReader,
+    admin_login,
     core_api,
     grafana_credentials,
     kube_session,
     service_proxy_url,
+    values_secret_ref,
 )
-from monitoring_conformance.tools.helm import HELM_FIX, Helm, HelmVersion
+from monitoring_conformance.tools.helm import HELM_FIX, Helm, HelmVersion, RepoFiles
 from monitoring_conformance.tools.kubectl import Kubectl
 from monitoring_conformance.tools.runner import Runner, find_tool
 from monitoring_conformance.wait import Clock
 
 __all__ = ["KubeconfigTarget", "kube_session", "service_proxy_url"]
 
-Echo = Callable[[str], None]
 CHART = REPO_ROOT / "charts" / "monitoring"
 INSTALL_WAIT_SECONDS = 900
 
 
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
+def default_repos() -> RepoFiles:
+    """helm's repository config and cache for --install-chart (a cache folder, never the report folder)."""
+    return RepoFiles.under(Path.home() / ".cache" / "monitoring-conformance" / "kubeconfig" / "helm")
 
 
 class KubeconfigTarget:
@@ -58,7 +71,7 @@ class KubeconfigTarget:
         runner: Runner,
         *,
         clock: Clock | None = None,
-        echo: Echo = _stderr,
+        echo: Echo = terminal,
         wall: Callable[[], float] = time.time,
         secret_reader: Callable[[], SecretReader] | None = None,
         session_hook: Callable[[requests.Session], object] | None = None,
@@ -77,6 +90,8 @@ class KubeconfigTarget:
         self.secret_reader = secret_reader or (lambda: core_api(settings.kubeconfig, settings.context))
         self.stack: Stack | None = None
         self.timings: dict[str, float] = {}
+        self.versions: dict[str, str] = {}
+        self.repos = default_repos()
 
     # -- tools ----------------------------------------------------------------------------------------
 
@@ -94,25 +109,33 @@ class KubeconfigTarget:
     def plan(self) -> list[list[str]]:
         s = self.settings
         helm, kubectl = self.helm(), self.kubectl()
+        ns = s.monitoring_namespace
         lines: list[list[str]] = [[f"# kubeconfig {s.kubeconfig or DEFAULT_KUBECONFIG}, context "
                                    f"{s.context or '(current)'}; services via the API-server proxy (HTTP)"]]
+        if helm.env:
+            lines += [[f"# helm and kubectl get KUBECONFIG={s.kubeconfig} in the environment (a path list)"]]
         if s.install_chart:
             lines += [
-                helm.argv("version", "--template", "{{.Version}}"), helm.dependency_build_argv(CHART),
+                [helm.path, "version", "--template", "{{.Version}}"],
+                [f"# dependency build (repository config and cache in {self.repos.config.parent})"],
+                *dependency_commands(helm, CHART, self.repos),
                 ["# helm 4 shown; helm 3 gets --wait and --atomic"],
                 helm.upgrade_install_argv(
-                    s.release, CHART, namespace=s.monitoring_namespace,
-                    values_files=[s.values] if s.values else [], version=HelmVersion(4, 0, 0),
-                    wait_seconds=INSTALL_WAIT_SECONDS, rollback_on_failure=True,
+                    s.release, CHART, namespace=ns, values_files=[s.values] if s.values else [],
+                    version=HelmVersion(4, 0, 0), wait_seconds=INSTALL_WAIT_SECONDS,
+                    rollback_on_failure=True,
                 ),
+                [f"# while helm runs: GET Grafana /api/health and its overview dashboard through the "
+                 f"API-server proxy every {INTERVAL:g}s (t0: the wall clock right before helm starts); also"],
+                kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR),
+                ["# then repeated until every pod is ready"],
+                kubectl.pods_and_jobs_argv(ns),
             ]
-        lines += [helm.status_argv(s.release, s.monitoring_namespace)]
-        if s.install_chart:
-            lines += [["# repeated until every pod is ready"],
-                      kubectl.argv("get", "pods", "--namespace", s.monitoring_namespace, "-o", "json")]
+        else:
+            lines += [helm.status_argv(s.release, ns)]
         if not (s.grafana.user and s.grafana.password):
-            lines += [helm.get_values_argv(s.release, s.monitoring_namespace),
-                      [f"# GET Secret {s.monitoring_namespace}/grafana (kubernetes client), then POST "
+            lines += [helm.get_values_argv(s.release, ns),
+                      [f"# GET Secret {ns}/grafana (kubernetes client), then POST "
                        "Grafana /login through the proxy"]]
         return lines
 
@@ -123,13 +146,17 @@ class KubeconfigTarget:
         have_helm = Path(helm.path).is_absolute()
         start = self.clock.now()
         t0: float | None
+        readiness = None
+        watch: GrafanaWatch | None = None
         if s.install_chart:
-            build_dependencies(self.runner, helm, CHART, target=self.name)
-            t0, source = install_release(
+            build_dependencies(self.runner, helm, CHART, self.repos, target=self.name)
+            watch = self.grafana_watch()
+            installed = install_release(
                 helm, self.kubectl(), release=s.release, chart=CHART, namespace=s.monitoring_namespace,
                 values=s.values, version=None, wait_seconds=INSTALL_WAIT_SECONDS, ready_timeout=300,
-                clock=self.clock, wall=self.wall, rollback_on_failure=True, target=self.name,
+                clock=self.clock, wall=self.wall, rollback_on_failure=True, target=self.name, watch=watch,
             )
+            t0, source, readiness = installed.t0, installed.t0_source, installed.readiness
             self.timings["install"] = round(self.clock.now() - start, 3)
         elif have_helm:
             t0, source = self._deployed(helm)
@@ -137,17 +164,35 @@ class KubeconfigTarget:
             t0, source = None, "unknown: helm not found, so the release's deploy time cannot be read"
         if s.deployed_at is not None:
             t0, source = s.deployed_at, s.shown("deployed_at")
-        credentials = grafana_credentials(
+        seen_login = watch.used if watch is not None and readiness and readiness.ready_at else None
+        credentials = seen_login or grafana_credentials(
             s, helm if have_helm else None, self.secret_reader, namespace=s.monitoring_namespace,
             release=s.release, echo=self.echo, target=self.name,
         )
-        versions: dict[str, str] = {}
         if have_helm:
             with contextlib.suppress(ToolError):  # a version is nice to report, not needed to verify
-                versions["helm"] = str(helm.version())
+                self.versions["helm"] = str(helm.version())
         self.stack = self.connection.stack(self.name, credentials=credentials, t0=t0, t0_source=source,
-                                           versions=versions, timings=self.timings, echo=self.echo)
+                                           versions=self.versions, timings=self.timings, echo=self.echo)
+        if readiness is not None:
+            self.stack.grafana_ready_at = readiness.ready_at
+            self.stack.grafana_ready_evidence = dict(readiness.evidence)
         return self.stack
+
+    def grafana_watch(self) -> GrafanaWatch | None:
+        """What --install-chart polls while helm runs (None when the overview dashboard is unknown)."""
+        s = self.settings
+        try:
+            uid = overview_uid(CHART / "dashboards")
+        except ConformanceError as exc:
+            self.echo(f"[{self.name}] Grafana is not watched during the install: {exc}")
+            return None
+        ref = values_secret_ref([CHART / "values.yaml", *([Path(s.values)] if s.values else [])])
+        return GrafanaWatch(
+            endpoint=self.connection.grafana_endpoint,
+            credentials=admin_login(s, self.secret_reader, s.monitoring_namespace, ref),
+            dashboard_uid=uid, kubectl=self.kubectl(), namespace=s.monitoring_namespace,
+        )
 
     def close(self, *, failed: bool) -> None:
         """Nothing is deleted: the cluster and the release belong to the user."""
@@ -167,10 +212,10 @@ class KubeconfigTarget:
         try:
             status = helm.status(s.release, s.monitoring_namespace)
         except ToolError as exc:
-            raise UsageError(
-                f"--release {s.release}: no such release in namespace {s.monitoring_namespace} ({exc}); "
-                "install it first, pass --install-chart, or fix --release/--monitoring-namespace"
-            ) from None
+            kubectl = self.kubectl()
+            check = shlex.join([Path(kubectl.path).name, *kubectl.argv("get", "--raw", "/readyz")[1:]])
+            raise status_failure(exc, release=s.release, namespace=s.monitoring_namespace, target=self.name,
+                                 check=check) from None
         stamp = deployed_at(status)
         if stamp is None:
             return None, "unknown: helm status has no info.last_deployed"

@@ -36,12 +36,13 @@ class Docker:
             raise ToolError(f"docker engine not reachable ({reason})")
         return version
 
-    def build(self, tag: str, context: PathLike) -> None:
-        """``docker build -t TAG CONTEXT``."""
-        self.runner.run(self.build_argv(tag, context), timeout=BUILD_TIMEOUT)
+    def build(self, tag: str, context: PathLike, *also: str) -> None:
+        """``docker build -t TAG [-t ALSO...] CONTEXT``."""
+        self.runner.run(self.build_argv(tag, context, *also), timeout=BUILD_TIMEOUT)
 
-    def build_argv(self, tag: str, context: PathLike) -> list[str]:
-        return [self.path, "build", "-t", tag, str(context)]
+    def build_argv(self, tag: str, context: PathLike, *also: str) -> list[str]:
+        tags = [arg for name in (tag, *also) for arg in ("-t", name)]
+        return [self.path, "build", *tags, str(context)]
 
     def info_argv(self) -> list[str]:
         return [self.path, "info", "--format", "{{.ServerVersion}}"]

@@ -180,8 +180,29 @@ class Helm:
             raise ToolError(f"`helm get values {release}` did not return JSON") from None
         return data if isinstance(data, dict) else {}
 
-    def dependency_build_argv(self, chart: PathLike) -> list[str]:
-        return [self.path, "dependency", "build", str(chart)]  # needs no cluster
+    def dependency_build_argv(self, chart: PathLike, repos: RepoFiles | None = None) -> list[str]:
+        """``helm dependency build CHART`` (needs no cluster), with a run-local repository config."""
+        return [self.path, "dependency", "build", str(chart), *(repos.flags() if repos else [])]
+
+    def repo_add_argv(self, name: str, url: str, repos: RepoFiles) -> list[str]:
+        """``helm repo add NAME URL --force-update`` into the run-local repository config (no cluster)."""
+        return [self.path, "repo", "add", name, url, "--force-update", *repos.flags()]
+
+
+@dataclass(frozen=True)
+class RepoFiles:
+    """A repository config and cache of this project's own (``--repository-config``/``--repository-cache``,
+    flags of helm 3 and helm 4), so the user's ``helm repo`` list is neither needed nor changed."""
+
+    config: Path
+    cache: Path
+
+    @classmethod
+    def under(cls, folder: Path) -> RepoFiles:
+        return cls(folder / "repositories.yaml", folder / "repository-cache")
+
+    def flags(self) -> list[str]:
+        return ["--repository-config", str(self.config), "--repository-cache", str(self.cache)]
 
 
 def install_flags(version: HelmVersion, *, wait_seconds: int, rollback_on_failure: bool = False) -> list[str]:

@@ -125,8 +125,8 @@ class RunnerKindCluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships
             "export", "kubeconfig", f"--name={self.name}", f"--kubeconfig={self.kubeconfig_path}"
         )
 
-    def load_argv(self, image: str) -> list[str]:
-        return self._kind("load", "docker-image", "--name", self.name, image)
+    def load_argv(self, *images: str) -> list[str]:
+        return self._kind("load", "docker-image", "--name", self.name, *images)
 
     def delete_argv(self) -> list[str]:
         return self._kind("delete", "cluster", f"--name={self.name}", f"--kubeconfig={self.kubeconfig_path}")
@@ -152,8 +152,9 @@ class RunnerKindCluster(KindCluster):  # type: ignore[misc]  # pytest-kind ships
             self.created = True
         return self.created
 
-    def load_docker_image(self, docker_image: str) -> None:
-        self.runner.run(self.load_argv(docker_image), timeout=LOAD_TIMEOUT)
+    def load_docker_image(self, docker_image: str, *more: str) -> None:
+        """``kind load docker-image`` of one or more images (into every node's containerd store)."""
+        self.runner.run(self.load_argv(docker_image, *more), timeout=LOAD_TIMEOUT)
 
     def kubectl(self, *args: str, timeout: float = 60.0, **_ignored: Any) -> str:
         """Run kubectl against this cluster and return stdout."""

@@ -1,14 +1,16 @@
-"""kubectl, driven through a Runner, and the reading of pod states that waits need.
+"""kubectl, driven through a Runner, and the reading of pod (and hook Job) states that waits need.
 
 Every command carries ``--kubeconfig`` (and ``--context`` when given), so nothing depends on the user's
-default kubeconfig. :func:`pod_failures` names the states a wait cannot recover from.
+default kubeconfig; a path list (``a:b``, as KUBECONFIG allows) cannot be a flag value, so it travels in the
+``KUBECONFIG`` environment variable instead (:func:`kubeconfig_access`, :class:`EnvRunner`).
+:func:`pod_failures` names the states a wait cannot recover from.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +19,57 @@ from monitoring_conformance.tools.runner import Result, Runner, SubprocessRunner
 from monitoring_conformance.wait import Clock, eventually
 
 KUBECTL_FIX = "install kubectl (https://kubernetes.io/docs/tasks/tools/) or run the bootstrap"
-#: Waiting reasons that do not heal by waiting longer.
+#: Waiting reasons that do not heal by waiting longer. ErrImagePull is not among them: the kubelet retries a
+#: failed pull (a registry hiccup heals), and reports ImagePullBackOff once retrying has not helped.
 STUCK_REASONS = frozenset(
-    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"}
+    {"CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
 )
 HOOK_ANNOTATION = "helm.sh/hook"
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 
 PathLike = str | os.PathLike[str]
+
+
+def kubeconfig_access(
+    kubeconfig: PathLike | None, flag: str = "--kubeconfig"
+) -> tuple[list[str], dict[str, str]]:
+    """How a command gets the kubeconfig: ``[flag, path]`` for one file, or ``KUBECONFIG`` for a path list.
+
+    ``--kubeconfig a:b`` names one (missing) file to helm and kubectl; only the environment variable is read
+    as a list of files to merge.
+    """
+    if kubeconfig is None or str(kubeconfig) == "":
+        return [], {}
+    text = str(kubeconfig)
+    if os.pathsep in text:
+        return [], {"KUBECONFIG": text}
+    return [flag, text], {}
+
+
+class EnvRunner:
+    """A Runner that adds fixed environment variables (``KUBECONFIG`` for a path list) to every command."""
+
+    def __init__(self, runner: Runner, env: Mapping[str, str]):
+        self.runner = runner
+        self.env = dict(env)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        merged = {**self.env, **(env or {})}
+        return self.runner.run(argv, timeout=timeout, check=check, input=input, env=merged, cwd=cwd)
+
+
+def with_env(runner: Runner, env: Mapping[str, str]) -> Runner:
+    """``runner`` itself when ``env`` is empty, else an :class:`EnvRunner` around it."""
+    return EnvRunner(runner, env) if env else runner
 
 
 class Kubectl:
@@ -38,17 +84,16 @@ class Kubectl:
         context: str | None = None,
         timeout: float = 60.0,
     ):
-        self.runner: Runner = runner if runner is not None else SubprocessRunner()
-        self.path = path if path is not None else find_tool("kubectl", fix=KUBECTL_FIX)
         self.kubeconfig = str(kubeconfig) if kubeconfig is not None else None
+        self.kube_flags, self.env = kubeconfig_access(self.kubeconfig)
+        self.runner: Runner = with_env(runner if runner is not None else SubprocessRunner(), self.env)
+        self.path = path if path is not None else find_tool("kubectl", fix=KUBECTL_FIX)
         self.context = context
         self.timeout = timeout
 
     def argv(self, *args: str) -> list[str]:
         """The full argv of ``kubectl ARGS`` with the kubeconfig/context flags."""
-        head = [self.path]
-        if self.kubeconfig:
-            head += ["--kubeconfig", self.kubeconfig]
+        head = [self.path, *self.kube_flags]
         if self.context:
             head += ["--context", self.context]
         return [*head, *args]
@@ -86,15 +131,35 @@ class Kubectl:
 
     # -- observe --------------------------------------------------------------------------------------
 
-    def pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Pod objects of ``namespace`` (all namespaces when None)."""
+    def pods(self, namespace: str | None = None, *, selector: str | None = None) -> list[dict[str, Any]]:
+        """Pod objects of ``namespace`` (all namespaces when None), optionally by label selector."""
         scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
-        result = self.run("get", "pods", *scope, "-o", "json")
+        chosen = ["--selector", selector] if selector else []
+        items = self._items("get", "pods", *scope, *chosen, "-o", "json")
+        return [item for item in items if item.get("kind", "Pod") == "Pod"]
+
+    def pods_argv(self, namespace: str, *, selector: str | None = None) -> list[str]:
+        chosen = ["--selector", selector] if selector else []
+        return self.argv("get", "pods", "--namespace", namespace, *chosen, "-o", "json")
+
+    def pods_and_jobs(self, namespace: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Pods and Jobs of ``namespace`` in one call (helm marks its hooks on the Job, not on the pod)."""
+        items = self._items("get", "pods,jobs", "--namespace", namespace, "-o", "json")
+        pods = [item for item in items if item.get("kind", "Pod") == "Pod"]
+        jobs = [item for item in items if item.get("kind") == "Job"]
+        return pods, jobs
+
+    def pods_and_jobs_argv(self, namespace: str) -> list[str]:
+        return self.argv("get", "pods,jobs", "--namespace", namespace, "-o", "json")
+
+    def _items(self, *args: str) -> list[dict[str, Any]]:
+        result = self.run(*args)
         try:
-            items = json.loads(result.stdout or "{}").get("items", [])
+            data = json.loads(result.stdout or "{}")
         except ValueError:
             excerpt = result.stdout.strip()[:80]
-            raise ToolError(f"`kubectl get pods` did not return JSON: {excerpt!r}") from None
+            raise ToolError(f"`kubectl {' '.join(args[:2])}` did not return JSON: {excerpt!r}") from None
+        items = data.get("items", []) if isinstance(data, dict) else []
         return [item for item in items if isinstance(item, dict)]
 
     def text(self, *args: str, timeout: float | None = None) -> str:
@@ -109,7 +174,7 @@ class Kubectl:
         return self.text(*args)
 
 
-# -- pod states ---------------------------------------------------------------------------------------
+# -- pod and Job states ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -122,13 +187,33 @@ class PodState:
     ready: bool
     stuck: str | None  # why it cannot recover (CrashLoopBackOff ...), None when it may still recover
     waiting: str | None  # the first waiting reason, for messages
+    owner: str | None = None  # "Job/x", "ReplicaSet/y": the controller that owns the pod
+    settled: bool = False  # finished for good (Succeeded, or Failed and left to its controller)
 
     def describe(self) -> str:
         detail = self.stuck or self.waiting or self.phase
         return f"{self.namespace}/{self.name} ({detail})"
 
+    @property
+    def blocks(self) -> bool:
+        """Whether a readiness wait has to wait for this pod."""
+        return not (self.ready or self.settled)
 
-def pod_state(pod: dict[str, Any]) -> PodState:
+
+def _controller(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the pod's controller: its controller ownerReference, else the job-name label."""
+    refs = [ref for ref in meta.get("ownerReferences") or [] if isinstance(ref, dict)]
+    for ref in sorted(refs, key=lambda r: not r.get("controller")):
+        if ref.get("kind") and ref.get("name"):
+            return str(ref["kind"]), str(ref["name"])
+    labels = meta.get("labels") or {}
+    for key in JOB_NAME_LABELS:
+        if labels.get(key):
+            return "Job", str(labels[key])
+    return None
+
+
+def pod_state(pod: Mapping[str, Any]) -> PodState:
     """Read one pod object from ``kubectl get pods -o json``."""
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
@@ -154,27 +239,47 @@ def pod_state(pod: dict[str, Any]) -> PodState:
             stuck = where
     annotations = meta.get("annotations") or {}
     if stuck is None and phase == "Failed" and HOOK_ANNOTATION in annotations:
-        stuck = f"helm hook ({annotations[HOOK_ANNOTATION]}) failed"
-    if phase == "Succeeded":
-        ready = True  # finished Job pods do not count as "not ready"
-    return PodState(namespace, name, phase, ready, stuck, waiting)
+        stuck = f"helm hook ({annotations[HOOK_ANNOTATION]}) failed"  # a bare hook pod (helm test)
+    owner = _controller(meta)
+    # A finished pod never becomes ready: a Succeeded one is done, and a Failed one with a controller is the
+    # controller's business (a Job retries or fails, see job_failures; a ReplicaSet replaces an evicted pod).
+    settled = phase == "Succeeded" or (phase == "Failed" and owner is not None)
+    return PodState(namespace, name, phase, ready, stuck if not settled else None, waiting,
+                    f"{owner[0]}/{owner[1]}" if owner else None, settled)
 
 
-def pod_failures(pods: Sequence[dict[str, Any]]) -> list[PodState]:
+def job_failures(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Failed helm hooks: Jobs with the ``helm.sh/hook`` annotation whose ``Failed`` condition is true."""
+    found: list[str] = []
+    for job in jobs:
+        meta = job.get("metadata") or {}
+        hook = (meta.get("annotations") or {}).get(HOOK_ANNOTATION)
+        if not hook:
+            continue
+        for condition in (job.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "Failed" and condition.get("status") == "True":
+                why = condition.get("message") or condition.get("reason") or "failed"
+                where = f"{meta.get('namespace', '?')}/{meta.get('name', '?')}"
+                found.append(f"{where} (helm hook Job ({hook}) failed: {why})")
+    return found
+
+
+def pod_failures(pods: Sequence[Mapping[str, Any]]) -> list[PodState]:
     """Pods in a state that waiting will not fix."""
     return [state for state in map(pod_state, pods) if state.stuck]
 
 
-def not_ready(pods: Sequence[dict[str, Any]]) -> list[PodState]:
-    """Pods that are not (yet) ready."""
-    return [state for state in map(pod_state, pods) if not state.ready]
+def not_ready(pods: Sequence[Mapping[str, Any]]) -> list[PodState]:
+    """Pods a readiness wait still has to wait for (finished Job pods and replaced pods excluded)."""
+    return [state for state in map(pod_state, pods) if state.blocks]
 
 
 # -- waits ----------------------------------------------------------------------------------------------
 
 
-def _stuck_error(what: str, stuck: Sequence[PodState]) -> Unrecoverable:
-    return Unrecoverable(f"{what} cannot become ready: " + "; ".join(s.describe() for s in stuck[:8]))
+def _stuck_error(what: str, stuck: Sequence[PodState], hooks: Sequence[str] = ()) -> Unrecoverable:
+    reasons = [*hooks, *(s.describe() for s in stuck)]
+    return Unrecoverable(f"{what} cannot become ready: " + "; ".join(reasons[:8]))
 
 
 def wait_rollout(
@@ -188,8 +293,8 @@ def wait_rollout(
 ) -> None:
     """Wait for ``kubectl rollout status`` in short steps, looking at the pods between steps.
 
-    Each step blocks at most ``step`` seconds inside kubectl; a pod in CrashLoopBackOff, ImagePullBackOff,
-    ErrImagePull or a failed hook ends the wait at once with its reason.
+    Each step blocks at most ``step`` seconds inside kubectl; a pod in CrashLoopBackOff or
+    ImagePullBackOff ends the wait at once with its reason.
     """
 
     def rolled_out() -> None:
@@ -209,16 +314,18 @@ def wait_rollout(
 
 
 def wait_pods_ready(kubectl: Kubectl, namespace: str, *, timeout: float, clock: Clock | None = None) -> None:
-    """Wait until every pod of ``namespace`` is ready (finished Job pods count as done).
+    """Wait until every pod of ``namespace`` is ready (finished Job pods and replaced pods count as done).
 
-    Stops at once, with the reason, when a pod cannot recover (see :data:`STUCK_REASONS`, failed hooks).
+    Pods and Jobs are read in one call. The wait stops at once, with the reason, when a pod cannot recover
+    (see :data:`STUCK_REASONS`) or a helm hook Job has failed.
     """
 
     def all_ready() -> None:
-        pods = kubectl.pods(namespace)
+        pods, jobs = kubectl.pods_and_jobs(namespace)
         stuck = pod_failures(pods)
-        if stuck:
-            raise _stuck_error(f"namespace {namespace}", stuck)
+        hooks = job_failures(jobs)
+        if stuck or hooks:
+            raise _stuck_error(f"namespace {namespace}", stuck, hooks)
         if not pods:
             raise AssertionError(f"no pods in namespace {namespace} yet")
         waiting = not_ready(pods)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from tests.doubles import TodoAppDouble, connection_refused
 
-from monitoring_conformance.api.app import CANARY_HEADER, MAX_TRAFFIC, TodoApp, parse_start_time
+from monitoring_conformance.api.app import (
+    CANARY_HEADER,
+    MAX_TRAFFIC,
+    TodoApp,
+    Traffic,
+    parse_start_time,
+    posts_for,
+)
 from monitoring_conformance.errors import EndpointError
 from monitoring_conformance.redact import register_secret
 
@@ -79,15 +86,25 @@ def test_roundtrip_failure_is_redacted() -> None:
 
 def test_traffic_spreads_over_list_create_and_health() -> None:
     double = TodoAppDouble()
-    assert client(double).traffic(9) == 9
+    done = client(double).traffic(9)
+    assert done == Traffic(answered=9, posts=3, posts_ok=3, error="")
     kinds = [(c.method, c.path) for c in double.calls]
     assert kinds.count(("GET", "/api/mc-traffic/tasks")) == 3
     assert kinds.count(("POST", "/api/mc-traffic/tasks")) == 3
     assert kinds.count(("GET", "/healthz")) == 3
 
 
-def test_traffic_counts_answers_whatever_their_status() -> None:
-    assert client(TodoAppDouble(broken={"create": 500})).traffic(4) == 4
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 20, 21])
+def test_posts_for_matches_what_traffic_sends(n: int) -> None:
+    double = TodoAppDouble()
+    client(double).traffic(n)
+    assert posts_for(n) == sum(1 for c in double.calls if c.method == "POST")
+
+
+def test_traffic_counts_answers_whatever_their_status_but_acknowledges_only_2xx() -> None:
+    done = client(TodoAppDouble(broken={"create": 500})).traffic(4)
+    assert (done.answered, done.posts, done.posts_ok) == (4, 1, 0)
+    assert done.describe() == "4 requests answered, 0 of 1 POSTs acknowledged (2xx)"
 
 
 @pytest.mark.parametrize("n", [-1, MAX_TRAFFIC + 1])
@@ -98,9 +115,20 @@ def test_traffic_is_bounded(n: int) -> None:
     assert double.calls == []
 
 
-def test_traffic_stops_on_a_transport_failure() -> None:
-    with pytest.raises(EndpointError, match="connection refused"):
-        client(TodoAppDouble(fail_all=connection_refused())).traffic(3)
+def test_traffic_stops_on_a_transport_failure_and_keeps_the_error() -> None:
+    double = TodoAppDouble(fail_all=connection_refused())
+    done = client(double).traffic(3)
+    assert (done.answered, done.posts, done.posts_ok) == (0, 0, 0)
+    assert "connection refused" in done.error
+    assert len(double.calls) == 1
+    assert done.describe().endswith(f"; traffic failed: {done.error}")
+
+
+def test_traffic_totals_add_up_over_bursts() -> None:
+    total = Traffic()
+    total.add(Traffic(answered=9, posts=3, posts_ok=3))
+    total.add(Traffic(answered=1, posts=1, posts_ok=0, error="refused"))
+    assert total == Traffic(answered=10, posts=4, posts_ok=3, error="refused")
 
 
 def test_canary_sends_the_header_and_returns_the_status() -> None:

@@ -213,6 +213,40 @@ def test_empty_panel() -> None:
     assert (a.frames, a.series, a.rows, a.sample) == (1, 0, 0, [])
 
 
+def frame(fields: list[tuple[str, str]], values: list[list[Any]], **data: Any) -> dict[str, Any]:
+    schema = {"refId": "A", "fields": [{"name": name, "type": kind} for name, kind in fields]}
+    return {"schema": schema, "data": {"values": values, **data}}
+
+
+def test_a_frame_of_nulls_is_no_data() -> None:
+    # Grafana sends NaN, +Inf and -Inf as null (and names them in data.entities)
+    nulls = frame(
+        [("Time", "time"), ("Value", "number")],
+        [[1, 2, 3], [None, None, None]],
+        entities=[None, {"NaN": [0, 1], "Inf": [2]}],
+    )
+    a = parse_ds_response({"results": {"A": {"status": 200, "frames": [nulls]}}}, 200)["A"]
+    assert (a.ok, a.frames, a.series, a.rows) == (True, 1, 0, 0)
+
+
+def test_only_finite_numbers_of_non_time_fields_count_as_data() -> None:
+    mixed = frame(
+        [("Time", "time"), ("Value", "number"), ("pod", "string")],
+        [[1, 2, 3, 4], [None, float("nan"), 0.0, True], ["a", "b", "c", "d"]],
+    )
+    untyped = {"data": {"values": [[5, None], [None, None]]}}  # no schema: numbers count
+    a = parse_ds_response({"results": {"A": {"frames": [mixed, untyped]}}}, 200)["A"]
+    assert (a.series, a.rows) == (2, 2)  # 0.0 in the first frame; 5 in the untyped one
+
+
+def test_log_frames_count_non_empty_lines_only() -> None:
+    logs = frame([("Time", "time"), ("Line", "string")], [[1, 2, 3], ["", "  ", None]])
+    newer = frame([("timestamp", "time"), ("body", "string")], [[1, 2], ["a line", ""]])
+    result = parse_ds_response({"results": {"A": {"frames": [logs]}, "B": {"frames": [newer]}}}, 200)
+    assert (result["A"].series, result["A"].rows) == (0, 0)
+    assert (result["B"].series, result["B"].rows) == (1, 1)
+
+
 def test_recorded_empty_answer_parses_as_empty() -> None:
     a = parse_ds_response(payload("grafana/ds-query-empty.json"), 200)["A"]
     assert (a.ok, a.rows, a.series) == (True, 0, 0)

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from monitoring_conformance.redact import MASK, redact, register_secret
+from monitoring_conformance.redact import MASK, mask_userinfo, redact, register_secret
 
 pytestmark = pytest.mark.unit
 
@@ -67,3 +67,17 @@ def test_empty_secret_is_ignored() -> None:
     register_secret("")
     register_secret(None)
     assert redact("nothing to hide") == "nothing to hide"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("http://admin:pw@host:3000/x", "http://***@host:3000/x"),
+        ("https://user@host", "https://***@host"),
+        ("admin:pw@host:3000", "***@host:3000"),
+        ("http://a:p/w@d@host", "http://***@host"),
+        ("http://host:3000/path", "http://host:3000/path"),
+    ],
+)
+def test_mask_userinfo_hides_the_whole_userinfo(url: str, masked: str) -> None:
+    assert mask_userinfo(url) == masked

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 import yaml
 
+from monitoring_conformance import localstack
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.localstack import (
     JOB_APP,
@@ -120,4 +121,97 @@ def test_asking_for_a_server_the_stack_does_not_run_names_what_runs(tmp_path: Pa
     assert stack.prometheus_url == "http://127.0.0.1:19090"
     with pytest.raises(KeyError, match="node is not running in this stack"):
         _ = stack.node_url
+    stack.stop()
+
+
+class PopenRecorder:
+    """Stands in for subprocess.Popen: records what a start would run, runs nothing."""
+
+    calls: ClassVar[list[tuple[list[str], dict[str, Any]]]] = []
+
+    def __init__(self, argv: list[str], **kwargs: Any) -> None:
+        PopenRecorder.calls.append((list(argv), kwargs))
+        self.pid = 4343
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def terminate(self) -> None:
+        self.returncode = -15
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode
+
+
+@pytest.fixture
+def popen(monkeypatch: pytest.MonkeyPatch) -> type[PopenRecorder]:
+    PopenRecorder.calls = []
+    monkeypatch.setattr(localstack.subprocess, "Popen", PopenRecorder)
+    return PopenRecorder
+
+
+def test_servers_die_with_their_parent_through_setpriv_not_preexec_fn(
+    tmp_path: Path, popen: type[PopenRecorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localstack.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(localstack.sys, "platform", "linux")
+    server = ServerProcess(
+        "node", ["prometheus-node-exporter", "--web.listen-address=127.0.0.1:1"], tmp_path / "n.log"
+    )
+
+    server.start(tmp_path)
+
+    argv, kwargs = popen.calls[0]
+    assert argv == ["/usr/bin/setpriv", "--pdeathsig", "TERM", "--", *server.argv]
+    assert "preexec_fn" not in kwargs  # not thread-safe: stacks start from worker threads
+    assert kwargs["start_new_session"] is True
+    server._close_log()
+
+
+def test_without_setpriv_the_server_runs_as_it_is(
+    tmp_path: Path, popen: type[PopenRecorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localstack.shutil, "which", lambda name: None)
+    server = ServerProcess("app", ["uvicorn", "main:app"], tmp_path / "app.log")
+
+    server.start(tmp_path)
+
+    assert popen.calls[0][0] == ["uvicorn", "main:app"]
+    server._close_log()
+
+
+def test_a_start_truncates_the_log_so_an_old_bind_error_is_not_this_attempts(
+    tmp_path: Path, popen: type[PopenRecorder]
+) -> None:
+    server = ServerProcess("node", ["prometheus-node-exporter"], tmp_path / "node.log")
+    server.log_path.write_text('msg="listen tcp 127.0.0.1:19100: bind: address already in use"\n')
+
+    server.start(tmp_path)
+    server._close_log()
+    server.popen = cast(Any, ExitedPopenDouble(1))  # it then dies for another reason
+
+    assert server.log_path.read_text() == ""
+    with pytest.raises(Unrecoverable) as caught:
+        server.check_alive()
+    assert not isinstance(caught.value, PortInUse)
+
+
+def test_each_port_attempt_logs_to_a_file_of_its_own(
+    tmp_path: Path, popen: type[PopenRecorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[Path] = []
+
+    def lost_once(self: LocalStack, server: ServerProcess, url: str, check: Any, bound: str) -> None:
+        attempts.append(server.log_path)
+        if len(attempts) == 1:
+            raise PortInUse("node exited with code 1: address already in use")
+
+    monkeypatch.setattr(LocalStack, "_wait_http", lost_once)
+    stack = LocalStack(StackSpec(), workdir=tmp_path)
+
+    stack._launch(JOB_NODE, lambda port: ["prometheus-node-exporter", f":{port}"], "/metrics", lambda b: None)
+
+    assert [p.name for p in attempts] == ["node.log", "node-attempt2.log"]
+    assert stack.servers[JOB_NODE].log_path.name == "node-attempt2.log"
     stack.stop()

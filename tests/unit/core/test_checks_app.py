@@ -132,6 +132,13 @@ def test_total_mode_fails_when_the_counter_is_above_the_threshold(fake_clock: Fa
         check(fake_clock, TodoAppDouble(), spec("total", RESTARTS), prometheus=prometheus)
 
 
+def test_total_mode_with_a_nan_counter_fails_instead_of_crashing(fake_clock: FakeClock) -> None:
+    prometheus = PrometheusDouble(vectors={RESTARTS: [({}, float("nan"))]})
+
+    with pytest.raises(CheckFailed, match="observation: the restart counter is nan, not a finite number"):
+        check(fake_clock, TodoAppDouble(), spec("total", RESTARTS), prometheus=prometheus)
+
+
 def test_total_mode_without_series_fails_after_the_budget(fake_clock: FakeClock) -> None:
     with pytest.raises(CheckFailed, match="no series for sum"):
         check(fake_clock, TodoAppDouble(), spec("total", RESTARTS), prometheus=PrometheusDouble())

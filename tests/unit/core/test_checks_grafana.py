@@ -106,7 +106,7 @@ def answers(kind: str) -> Any:
 
 @pytest.mark.parametrize("panel_index", [0, 1], ids=["prometheus", "loki"])
 def test_panel_with_data_passes(fake_clock: FakeClock, panel_index: int) -> None:
-    double = GrafanaDouble(ds_query=answers("data"))
+    double = GrafanaDouble(dashboards={"todo-overview": BOARD}, ds_query=answers("data"))
     record = make_record("dashboards.panels_have_data")
     spec = make_spec("dashboards.panels_have_data", variables={"namespace": "shop"}, range="now-15m")
 
@@ -121,9 +121,10 @@ def test_panel_with_data_passes(fake_clock: FakeClock, panel_index: int) -> None
     )
 
     assert described.startswith("A: 1 series")
+    assert [c.path for c in double.calls] == ["/api/dashboards/uid/todo-overview", "/api/ds/query"]
     sent = double.ds_queries[0]
     assert 'namespace="shop"' in sent["expr"]  # the profile's variables win over the dashboard's
-    assert double.calls[0].json()["from"] == "now-15m"
+    assert double.calls[1].json()["from"] == "now-15m"
     assert record.measured == 1
 
 
@@ -131,7 +132,7 @@ def test_panel_with_data_passes(fake_clock: FakeClock, panel_index: int) -> None
     ("kind", "words"), [("empty", "A: no data"), ("error", "A: error bad_data: parse error")]
 )
 def test_panel_without_data_fails(fake_clock: FakeClock, kind: str, words: str) -> None:
-    double = GrafanaDouble(ds_query=answers(kind))
+    double = GrafanaDouble(dashboards={"todo-overview": BOARD}, ds_query=answers(kind))
     spec = make_spec("dashboards.panels_have_data", variables={}, range="now-15m", timeout=3)
     record = make_record("dashboards.panels_have_data")
 
@@ -150,11 +151,14 @@ def test_panel_without_data_fails(fake_clock: FakeClock, kind: str, words: str) 
 def test_panel_without_queries_is_not_verifiable(fake_clock: FakeClock) -> None:
     spec = make_spec("dashboards.panels_have_data", variables={}, range="now-15m")
 
+    text_panel = {"id": 9, "type": "text"}
+    served = {**BOARD, "panels": [*BOARD["panels"], text_panel]}
+
     with pytest.raises(NotVerifiable, match="no visible query"):
         checks.panel_has_data(
-            grafana(GrafanaDouble()),
+            grafana(GrafanaDouble(dashboards={"todo-overview": served})),
             DASHBOARD,
-            {"id": 9, "type": "text"},
+            text_panel,
             spec,
             make_record("dashboards.panels_have_data"),
             total=1,

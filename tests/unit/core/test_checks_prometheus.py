@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import pytest
-from tests.doubles import FakeClock, PrometheusDouble, TodoAppDouble, vector
-from tests.unit.core.helpers import make_record, make_spec
+from tests.doubles import FakeClock, PrometheusDouble, TodoAppDouble, connection_refused
+from tests.unit.core.helpers import make_record, make_spec, targets_payload
 
 from monitoring_conformance.api.app import TodoApp
 from monitoring_conformance.api.prometheus import Prometheus
@@ -34,7 +36,7 @@ def test_jobs_up_passes_when_every_job_has_a_healthy_target(fake_clock: FakeCloc
     assert record.measured == 2
     assert record.threshold == 2
     assert [c.path for c in double.calls] == ["/-/ready", "/api/v1/targets"]
-    assert "kubelet 1, todo-backend 1" in record.message
+    assert "kubelet 1/1, todo-backend 1/1" in record.message
 
 
 def test_jobs_up_fails_naming_the_down_job_its_error_and_where_to_look(fake_clock: FakeClock) -> None:
@@ -48,19 +50,57 @@ def test_jobs_up_fails_naming_the_down_job_its_error_and_where_to_look(fake_cloc
     lines = str(caught.value).splitlines()
     assert lines[0] == (
         "stack.prometheus_targets FAILED after 10.0s (21 attempts):"
-        " scrape jobs kubelet, kube-controller-manager with at least 1 target(s) up each"
+        " scrape jobs kubelet, kube-controller-manager: every target up, at least 1 per job"
     )
     assert lines[1].startswith(
-        '  last observation: job=kube-controller-manager: 0 of 1 targets up (last error: "Get'
+        "  last observation: job=kube-controller-manager: 0 of 1 targets up, need all and at least 1;"
+        ' down: https://172.19.0.3:10257/metrics (last error: "Get'
     )
     where = "Prometheus at http://prometheus.test (direct)"
     assert lines[2] == f"  request: GET /api/v1/targets?state=active -> 200 ({where})"
     assert lines[3].startswith("  look next: Prometheus targets (job=kube-controller-manager is DOWN:")
     assert record.measured == 1
+    evidence = json.loads(record.evidence[0]["response"])
+    assert evidence["targets_up_per_job"] == {"kubelet": "1/1", "kube-controller-manager": "0/1"}
+    assert [(t["job"], t["scrape_url"]) for t in evidence["down_targets"]] == [
+        ("kube-controller-manager", "https://172.19.0.3:10257/metrics")
+    ]
+    assert evidence["down_targets"][0]["last_error"].startswith('Get "https://172.19.0.3:10257/metrics"')
+
+
+def test_jobs_up_fails_when_one_target_of_a_required_job_is_down(fake_clock: FakeClock) -> None:
+    targets = targets_payload("prometheus", "todo-backend", "todo-backend")
+    second = targets["data"]["activeTargets"][2]
+    second.update(health="down", scrapeUrl="http://10.0.0.9:8000/metrics", lastError="connection refused")
+    spec = make_spec("stack.prometheus_targets", jobs=("prometheus", "todo-backend"), threshold=1, timeout=2)
+    record = make_record("stack.prometheus_targets")
+
+    with pytest.raises(CheckFailed) as caught:
+        checks.jobs_up(client(PrometheusDouble(targets=targets)), spec, record, clock=fake_clock.clock)
+
     assert (
-        record.evidence[0]["response"]
-        == '{"up_targets_per_job": {"kube-controller-manager": 0, "kubelet": 1}}'
-    )
+        "last observation: job=todo-backend: 1 of 2 targets up, need all and at least 1;"
+        ' down: http://10.0.0.9:8000/metrics (last error: "connection refused")'
+    ) in str(caught.value)
+    assert record.measured == 1  # prometheus only
+    evidence = json.loads(record.evidence[0]["response"])
+    assert evidence["targets_up_per_job"] == {"prometheus": "1/1", "todo-backend": "1/2"}
+    assert evidence["down_targets"] == [
+        {
+            "job": "todo-backend",
+            "scrape_url": "http://10.0.0.9:8000/metrics",
+            "health": "down",
+            "last_error": "connection refused",
+        }
+    ]
+
+
+def test_jobs_up_needs_threshold_targets_even_when_all_are_up(fake_clock: FakeClock) -> None:
+    spec = make_spec("stack.prometheus_targets", jobs=("todo-backend",), threshold=2, timeout=1)
+    double = PrometheusDouble(targets=targets_payload("todo-backend"))
+
+    with pytest.raises(CheckFailed, match="job=todo-backend: 1 of 1 targets up, need all and at least 2"):
+        checks.jobs_up(client(double), spec, make_record("stack.prometheus_targets"), clock=fake_clock.clock)
 
 
 def test_jobs_up_names_a_job_without_targets(fake_clock: FakeClock) -> None:
@@ -144,7 +184,8 @@ def test_polls_react_within_half_a_second(fake_clock: FakeClock) -> None:
     assert max(fake_clock.sleeps) <= 0.5
 
 
-RATE = 'sum(rate(http_requests_total{job="todo-backend",handler!="/metrics"}[30s]))'
+RATE = 'sum(rate(http_requests_total{job="todo-backend",handler!~"/metrics|/healthz"}[30s]))'
+COUNTER = 'sum(http_requests_total{job="todo-backend",handler="/api/{user_id}/tasks",method="POST"})'
 
 
 class RateAfter:
@@ -155,61 +196,179 @@ class RateAfter:
         self.value = value
         self.calls = 0
 
-    def __call__(self, expr: str) -> Any:
+    def __call__(self) -> Any:
         self.calls += 1
-        return vector([] if self.calls <= self.empty else [({}, self.value)])
+        return [] if self.calls <= self.empty else [({}, self.value)]
 
 
-def test_request_rate_passes_after_generated_traffic(fake_clock: FakeClock) -> None:
-    app_double = TodoAppDouble()
-    double = PrometheusDouble(query=RateAfter(empty=3, value=2.5))
-    spec = make_spec("metrics.request_rate", query=RATE, traffic=9, threshold=0)
+def created(app: TodoAppDouble, *, before: float = 100.0) -> Any:
+    """The POST counter as the backend keeps it: ``before`` plus every task the double created."""
+    return lambda: [({"status": "2xx"}, before + app.next_id - 1)]
+
+
+def rate_double(app: TodoAppDouble, rate: Any, counter: Any = None) -> PrometheusDouble:
+    return PrometheusDouble(vectors={RATE: rate, COUNTER: counter if counter is not None else created(app)})
+
+
+def run_rate(
+    prometheus: PrometheusDouble, app: TodoAppDouble, fake_clock: FakeClock, **spec: Any
+) -> tuple[float, Any]:
     record = make_record("metrics.request_rate")
-
+    options = {"query": RATE, "counter": COUNTER, "traffic": 9, "threshold": 0, **spec}
     rate = checks.request_rate(
-        client(double),
-        TodoApp(app_double.endpoint(name="Todo backend")),
-        spec,
+        client(prometheus),
+        TodoApp(app.endpoint(name="Todo backend")),
+        make_spec("metrics.request_rate", **options),
         record,
         clock=fake_clock.clock,
     )
+    return rate, record
+
+
+def test_request_rate_passes_when_its_posts_are_counted_and_the_rate_is_positive(
+    fake_clock: FakeClock,
+) -> None:
+    app_double = TodoAppDouble()
+    double = rate_double(app_double, RateAfter(empty=1, value=2.5))
+
+    rate, record = run_rate(double, app_double, fake_clock)
 
     assert rate == 2.5
     assert record.measured == 2.5
-    assert len(app_double.calls) == 9  # one burst: the rate showed within 5 s
-    assert record.message == "2.5 req/s after 9 generated requests"
+    assert len(app_double.calls) == 9  # one burst: the rate showed at the next poll
+    assert record.message == (
+        f"2.5 req/s; {COUNTER} grew by 3 for 3 acknowledged POSTs (9 generated requests)"
+    )
+    assert double.queries[0] == COUNTER  # the counter is read before the first burst
+    evidence = record.evidence[0]["response"]
+    assert '"counter_before": 100.0' in evidence
+    assert '"posts_acknowledged": 3' in evidence
+
+
+def test_a_second_burst_follows_once_prometheus_counted_the_first(fake_clock: FakeClock) -> None:
+    """A fresh stack: the series is born in the first burst, so the rate needs a second one."""
+    app_double = TodoAppDouble()
+    double = rate_double(app_double, RateAfter(empty=3, value=2.5))
+
+    rate, record = run_rate(double, app_double, fake_clock)
+
+    assert rate == 2.5
+    # burst 1 at 0 s; the counter shows it at once, so burst 2 goes out after MIN_BURST_GAP_S, not 5 s
+    assert len(app_double.calls) == 18
+    assert fake_clock.now() - 1000.0 == pytest.approx(checks.MIN_BURST_GAP_S + 0.5)
+    assert "grew by 6 for 6 acknowledged POSTs (18 generated requests)" in record.message
+
+
+def test_request_rate_fails_when_the_backend_acknowledged_no_post_although_the_rate_is_positive(
+    fake_clock: FakeClock,
+) -> None:
+    app_double = TodoAppDouble(broken={"create": 500})  # the rate moves (500s are requests too)
+    double = rate_double(app_double, [({}, 4.0)])
+
+    with pytest.raises(CheckFailed) as caught:
+        run_rate(double, app_double, fake_clock, timeout=3)
+
+    message = str(caught.value)
+    assert (
+        "last observation: no POST of the suite was acknowledged (9 requests answered, 0 of 3 POSTs"
+        in message
+    )
+    assert len(app_double.calls) == 9  # the rate was positive: no follow-up burst
+
+
+def test_request_rate_fails_when_the_traffic_could_not_be_sent(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble(fail_all=connection_refused())
+    double = rate_double(app_double, [({}, 4.0)], counter=[({}, 50.0)])
+
+    with pytest.raises(CheckFailed) as caught:
+        run_rate(double, app_double, fake_clock, timeout=3)
+
+    message = str(caught.value)
+    assert "no POST of the suite was acknowledged (0 requests answered, 0 of 0 POSTs" in message
+    assert (
+        "traffic failed: GET http://todo-backend.test/api/mc-traffic/tasks -> connection refused" in message
+    )
+
+
+def test_request_rate_fails_when_the_counter_did_not_grow_with_the_acknowledged_posts(
+    fake_clock: FakeClock,
+) -> None:
+    app_double = TodoAppDouble()
+    double = rate_double(app_double, [({}, 4.0)], counter=[({}, 100.0)])  # someone else's traffic
+
+    with pytest.raises(CheckFailed) as caught:
+        run_rate(double, app_double, fake_clock, timeout=3)
+
+    message = str(caught.value)
+    assert f"last observation: {COUNTER} grew by 0 since the first burst, expected at least 3" in message
+
+
+def test_request_rate_counts_a_counter_born_in_the_burst_from_zero(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble()
+    calls = {"n": 0}
+
+    def born() -> Any:  # no series before the first burst; then the created tasks
+        calls["n"] += 1
+        return [] if calls["n"] == 1 else [({}, float(app_double.next_id - 1))]
+
+    rate, record = run_rate(rate_double(app_double, [({}, 1.0)], counter=born), app_double, fake_clock)
+
+    assert rate == 1.0
+    assert "grew by 3 for 3 acknowledged POSTs" in record.message
 
 
 def test_request_rate_fails_with_the_query_and_bounded_traffic(fake_clock: FakeClock) -> None:
     app_double = TodoAppDouble()
-    double = PrometheusDouble(query=RateAfter(empty=10**6, value=0))
-    spec = make_spec("metrics.request_rate", query=RATE, traffic=4, threshold=0, timeout=30)
-    record = make_record("metrics.request_rate")
+    double = rate_double(app_double, RateAfter(empty=10**6, value=0))
 
     with pytest.raises(CheckFailed) as caught:
+        run_rate(double, app_double, fake_clock, traffic=4, timeout=30)
+
+    message = str(caught.value)
+    # the counter keeps up, so one burst per MIN_BURST_GAP_S (1 s) from 0 s to 30 s: 31 bursts of 4
+    expected = "request rate is no series after 124 requests answered, 31 of 31 POSTs acknowledged (2xx)"
+    assert f"{expected}: {RATE}" in message
+    assert len(app_double.calls) == 124
+
+
+def test_without_the_counter_catching_up_bursts_go_every_five_seconds(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble()
+    double = rate_double(app_double, RateAfter(empty=10**6, value=0), counter=[({}, 5.0)])
+
+    with pytest.raises(CheckFailed):
+        run_rate(double, app_double, fake_clock, traffic=4, timeout=30)
+
+    assert len(app_double.calls) == 28  # 4 per burst, one burst every 5 s over 30 s: 7 bursts
+
+
+def test_request_rate_zero_is_not_enough(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble()
+
+    with pytest.raises(CheckFailed, match="request rate is 0 after"):
+        run_rate(rate_double(app_double, [({}, 0.0)]), app_double, fake_clock, traffic=3, timeout=1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_request_rate_that_is_not_a_finite_number_fails(fake_clock: FakeClock, value: float) -> None:
+    app_double = TodoAppDouble()
+    record = make_record("metrics.request_rate")
+
+    with pytest.raises(CheckFailed, match=f"request rate is {value:g} after"):
         checks.request_rate(
-            client(double),
+            client(rate_double(app_double, [({}, value)])),
             TodoApp(app_double.endpoint(name="Todo backend")),
-            spec,
+            make_spec("metrics.request_rate", query=RATE, counter=COUNTER, traffic=3, threshold=0, timeout=1),
             record,
             clock=fake_clock.clock,
         )
 
-    message = str(caught.value)
-    assert f"request rate is no series after 28 requests: {RATE}" in message
-    assert len(app_double.calls) == 28  # 4 per burst, one burst every 5 s over 30 s: 7 bursts
-    assert record.evidence[0]["response"] == '{"rate": 0.0, "requests_sent": 28}'
+    assert record.measured is None
+    assert f"the rate query returned {value}, not a finite number" in record.notes
+    assert f'"rate": "{value}"' in record.evidence[0]["response"]
 
 
-def test_request_rate_zero_is_not_enough(fake_clock: FakeClock) -> None:
-    double = PrometheusDouble(query=RateAfter(empty=0, value=0.0))
-    spec = make_spec("metrics.request_rate", query=RATE, traffic=1, threshold=0, timeout=1)
-
-    with pytest.raises(CheckFailed, match="request rate is 0 after"):
-        checks.request_rate(
-            client(double),
-            TodoApp(TodoAppDouble().endpoint(name="Todo backend")),
-            spec,
-            make_record("metrics.request_rate"),
-            clock=fake_clock.clock,
-        )
+def test_above_needs_a_finite_value() -> None:
+    assert checks.above(0.1, 0)
+    assert not checks.above(0.0, 0)
+    assert not checks.above(math.nan, 0)
+    assert not checks.above(math.inf, 0)

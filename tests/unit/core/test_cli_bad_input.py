@@ -18,6 +18,7 @@ from tests.doubles.transport import RecordedTransport
 from tests.unit.core.helpers import DoublesPlugin
 
 from monitoring_conformance import cli
+from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import OPTIONS, REPO_ROOT
 from monitoring_conformance.tools.runner import Result, SubprocessRunner
 
@@ -34,10 +35,14 @@ current-context: kind-a
 """
 
 
+SECRET = "S3cret-Pw/9@x"  # a password as a user might paste it into a URL ("/" and "@" included)
+
+
 @dataclass(frozen=True)
 class Case:
     args: tuple[str, ...]
     words: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def cases(tmp: Path) -> dict[str, Case]:
@@ -90,6 +95,19 @@ def cases(tmp: Path) -> dict[str, Case]:
             ("--context prod", "kind-a"),
         ),
         "unknown-option": Case((*url, "--tagret", "kind"), ("unrecognized arguments: --tagret", "--help")),
+        "password-in-grafana-url": Case(
+            (*url, "--grafana-url", f"http://admin:{SECRET}@127.0.0.1:3000"),
+            ("--grafana-url http://***@127.0.0.1:3000: credentials in the URL", "MC_GRAFANA_PASSWORD"),
+        ),
+        "password-in-prometheus-url": Case(
+            ("--prometheus-url", f"https://admin:{SECRET}@prometheus.example.org"),
+            ("--prometheus-url https://***@prometheus.example.org", "MC_GRAFANA_USER"),
+        ),
+        "user-in-loki-env": Case(
+            url,
+            ("MC_LOKI_URL=http://***@127.0.0.1:3100", "not accepted"),
+            env=(("MC_LOKI_URL", f"http://{SECRET}@127.0.0.1:3100"),),
+        ),
     }
 
 
@@ -98,6 +116,7 @@ CASE_NAMES = [  # the ids, in order, without building the files
     "unknown-requirement", "negative-timeout", "non-numeric-timeout", "unknown-target",
     "report-dir-not-writable",
     "bad-timeout-scale", "bad-deployed-at", "missing-kubeconfig", "unknown-context", "unknown-option",
+    "password-in-grafana-url", "password-in-prometheus-url", "user-in-loki-env",
 ]  # fmt: skip
 
 
@@ -113,7 +132,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Case, Resu
         argv = [sys.executable, "-m", "monitoring_conformance", *case.args]
         if "--report-dir" not in case.args:
             argv += ["--report-dir", str(work / "reports")]
-        return runner.run(argv, timeout=60, check=False, cwd=work, env=CLEAN_ENV)
+        return runner.run(argv, timeout=60, check=False, cwd=work, env=CLEAN_ENV | dict(case.env))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(run, case) for name, case in table.items()}
@@ -125,6 +144,7 @@ def assert_one_line_usage_error(returncode: int, stdout: str, stderr: str, words
     shown = f"exit {returncode}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     assert returncode == cli.EXIT_USAGE, shown
     assert len(lines) == 1, shown
+    assert stdout == "", shown  # nothing but the error: no pytest header before it
     assert all(word in lines[0] for word in words), shown
     assert "Traceback" not in stdout + stderr, shown
     assert not lines[0].startswith("ERROR"), shown
@@ -135,6 +155,14 @@ def test_bad_input_in_a_subprocess(runs: dict[str, tuple[Case, Result]], name: s
     case, result = runs[name]
 
     assert_one_line_usage_error(result.returncode, result.stdout, result.stderr, case.words)
+
+
+@pytest.mark.parametrize("name", [n for n in CASE_NAMES if "url" in n and ("password" in n or "user" in n)])
+def test_a_password_in_a_url_is_never_shown(runs: dict[str, tuple[Case, Result]], name: str) -> None:
+    _, result = runs[name]
+
+    for part in (SECRET, SECRET.split("/")[0], "admin:"):
+        assert part not in result.stdout + result.stderr, result.stderr
 
 
 def test_every_case_has_an_id(tmp_path: Path) -> None:
@@ -208,3 +236,89 @@ def test_exit_code_mapping(pytest_code: int, expected: int) -> None:
 def test_suite_dir_is_the_repository_one() -> None:
     assert cli.SUITE_DIR == REPO_ROOT / "tests" / "conformance"
     assert (cli.SUITE_DIR / "test_metrics.py").is_file()
+
+
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in CLEAN_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_a_usage_error_from_the_target_is_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("MC_GRAFANA_USER", "admin")
+    monkeypatch.setenv("MC_GRAFANA_PASSWORD", "Zebra-Quartz-77")
+
+    def leaky_open(self: object) -> object:  # a target whose error text carries the password
+        raise UsageError("--grafana-url http://grafana.test: login as admin/Zebra-Quartz-77 refused; fix it")
+
+    monkeypatch.setattr("monitoring_conformance.targets.urls.UrlsTarget.open", leaky_open)
+    args = [
+        "--prometheus-url",
+        PrometheusDouble.base_url,
+        "--report-dir",
+        str(tmp_path),
+        "-p",
+        "no:cacheprovider",
+    ]
+
+    code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble()})])
+
+    captured = capsys.readouterr()
+    assert_one_line_usage_error(code, captured.out, captured.err, ("login as admin/*** refused",))
+    assert "Zebra-Quartz-77" not in captured.out + captured.err
+
+
+def test_cli_removes_stale_reports_and_leaves_no_junit_after_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_env(monkeypatch, tmp_path)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("acceptance.json", "acceptance.md", "junit.xml"):
+        (reports / name).write_text('{"verdict": "pass"}')
+    (reports / "keep.txt").write_text("not ours")
+    doubles = {"Prometheus": PrometheusDouble(fail_all=connection_refused())}
+    args = [
+        "--prometheus-url",
+        PrometheusDouble.base_url,
+        "--report-dir",
+        str(reports),
+        "-p",
+        "no:cacheprovider",
+    ]
+
+    code = cli.main(args, plugins=[DoublesPlugin(doubles)])
+
+    captured = capsys.readouterr()
+    assert_one_line_usage_error(code, captured.out, captured.err, ("connection refused",))
+    assert sorted(p.name for p in reports.iterdir()) == ["keep.txt"]
+
+
+def test_cli_exits_non_zero_when_the_report_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_env(monkeypatch, tmp_path)
+
+    def refuse(report: object, directory: Path) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("monitoring_conformance.report.write", refuse)
+    series = {
+        'node_cpu_seconds_total{job="node"}': [({}, 1.0)],
+    }
+    profile = tmp_path / "cpu.yaml"
+    query = 'node_cpu_seconds_total{job="node"}'
+    profile.write_text(f"requirements:\n  metrics.cpu: {{timeout: 1, queries: {{node_cpu: '{query}'}}}}\n")
+    args = [
+        "--prometheus-url", PrometheusDouble.base_url, "--report-dir", str(tmp_path / "r"),
+        "--profile", str(profile), "-p", "no:cacheprovider",
+    ]  # fmt: skip
+
+    code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble(vectors=series)})])
+
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INCOMPLETE, captured.out + captured.err
+    assert "the report could not be written" in captured.out

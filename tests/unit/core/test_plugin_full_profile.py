@@ -41,8 +41,9 @@ CANARY_LABELS = {
 }
 
 
-def kind_series() -> dict[str, Any]:
-    """One series for every query of the kind profile (bound to namespace todo)."""
+def kind_series(app: TodoAppDouble) -> dict[str, Any]:
+    """One series for every query of the kind profile (bound to namespace todo); the POST counter moves
+    with the tasks ``app`` created."""
     profile = load("kind").bind(
         {"app_namespace": "todo", "monitoring_namespace": "monitoring", "release": "m"}
     )
@@ -52,6 +53,8 @@ def kind_series() -> dict[str, Any]:
             series[expr] = [({"pod": "todo-backend-1"}, 1.0)]
         if "query" in spec.options:
             series[spec.text("query")] = [({}, 0.8)]
+        if "counter" in spec.options:
+            series[spec.text("counter")] = lambda: [({}, float(app.next_id - 1))]
     restarts = profile.spec("app.unchanged")
     assert restarts is not None
     series[restarts.mapping("restarts")["query"]] = [({}, 0.0)]
@@ -86,7 +89,7 @@ def doubles(empty_panel: str | None = None) -> dict[str, Any]:
     boards = {d.uid: d.data for d in dashboards.load_dashboards(DASHBOARD_DIR)}
     return {
         "Prometheus": PrometheusDouble(
-            vectors=kind_series(),
+            vectors=kind_series(app),
             targets=targets_payload(
                 "apiserver", "kubelet", "node-exporter", "kube-state-metrics", "todo-backend"
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,23 @@ HOST_SERIES = {
     'process_cpu_seconds_total{job="todo-backend"}': [({}, 2.0)],
     'node_memory_MemAvailable_bytes{job="node"}': [({}, 3.0)],
     'process_resident_memory_bytes{job="todo-backend"}': [({}, 4.0)],
-    'sum(rate(http_requests_total{job="todo-backend",handler!="/metrics"}[30s]))': [({}, 1.5)],
+    'sum(rate(http_requests_total{job="todo-backend",handler!~"/metrics|/healthz"}[30s]))': [({}, 1.5)],
 }
+COUNTER = 'sum(http_requests_total{job="todo-backend",handler="/api/{user_id}/tasks",method="POST"})'
+
+
+def posts_counter(app: TodoAppDouble) -> Any:
+    """The backend's POST counter as Prometheus would see it: every task the double created."""
+    return lambda: [({}, float(app.next_id - 1))]
 
 
 def host_doubles(**series_overrides: Any) -> dict[str, RecordedTransport]:
-    series = {**HOST_SERIES, **series_overrides}
+    app = TodoAppDouble()
+    series = {**HOST_SERIES, COUNTER: posts_counter(app), **series_overrides}
     prometheus = PrometheusDouble(
         vectors=series, targets=targets_payload("prometheus", "todo-backend", "node")
     )
-    return {"Prometheus": prometheus, "Todo backend": TodoAppDouble()}
+    return {"Prometheus": prometheus, "Todo backend": app}
 
 
 def run_suite(
@@ -66,6 +74,15 @@ def test_healthy_host_stack_passes(pytester: pytest.Pytester, tmp_path: Path) ->
         "stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate", "app.unchanged"
     ]  # fmt: skip
     assert (tmp_path / "acceptance.md").read_text().startswith("# Acceptance report: PASS")
+    cases = junit_cases(tmp_path / "junit.xml")
+    assert {case["status"] for case in cases.values()} == {"pass"}
+    assert cases["metrics.request_rate"]["measured"] == "1.5"  # the XML carries the report's figure
+    assert cases["metrics.request_rate"]["threshold"] == "0.0"
+    assert cases["metrics.cpu"]["measured"] == str(next(
+        item["measured"] for item in built["requirements"] if item["id"] == "metrics.cpu"
+    ))  # fmt: skip
+    assert built["versions"]["chart (checkout)"]  # urls: the checkout's chart, not a deployed one
+    assert "chart" not in built["versions"]
     result.stdout.fnmatch_lines(["*test_cpu_series_exist?metrics.cpu? PASSED*", "*acceptance verdict: PASS*"])
     junit = (tmp_path / "junit.xml").read_text()
     assert '<property name="requirement" value="metrics.cpu"' in junit
@@ -110,8 +127,8 @@ def test_not_verified_fails_the_verdict_in_strict_mode(pytester: pytest.Pytester
 
     result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile))
 
-    assert result.ret == pytest.ExitCode.TESTS_FAILED  # pytest alone would say 0: one pass, one skip
-    result.assert_outcomes(passed=1, skipped=1, deselected=18)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1, deselected=18)  # strict: a failure, never a skip
     assert statuses(tmp_path / "out") == {
         "stack.prometheus_targets": "pass",
         "logs.todo_backend": "not_verified",
@@ -120,6 +137,29 @@ def test_not_verified_fails_the_verdict_in_strict_mode(pytester: pytest.Pytester
     assert built["verdict"] == "fail"
     logs = built["requirements"][1]
     assert logs["message"] == "no Loki endpoint on this target: pass --loki-url (urls target)"
+    cases = junit_cases(tmp_path / "out" / "junit.xml")
+    assert cases["logs.todo_backend"]["outcome"] == "failure"
+    assert cases["logs.todo_backend"]["message"] == (
+        "NotVerified: no Loki endpoint on this target: pass --loki-url (urls target)"
+    )
+    assert cases["logs.todo_backend"]["status"] == "not_verified"
+    assert cases["stack.prometheus_targets"] | {"outcome": "", "message": ""} == {
+        "requirement": "stack.prometheus_targets", "status": "pass", "measured": "1", "unit": "jobs up",
+        "threshold": "1", "outcome": "", "message": "",
+    }  # fmt: skip
+
+
+def junit_cases(path: Path) -> dict[str, dict[str, str]]:
+    """``{requirement: {property: value, ..., "outcome": failure|skipped|error|"", "message": ...}}``."""
+    root = ET.parse(path).getroot()  # noqa: S314 - written by this test's own run
+    cases: dict[str, dict[str, str]] = {}
+    for case in root.iter("testcase"):
+        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        outcome = next((child for child in case if child.tag in ("failure", "skipped", "error")), None)
+        props["outcome"] = outcome.tag if outcome is not None else ""
+        props["message"] = outcome.get("message", "") if outcome is not None else ""
+        cases[props["requirement"]] = props
+    return cases
 
 
 def test_not_verified_is_reported_but_passes_without_strict(
@@ -130,10 +170,13 @@ def test_not_verified_is_reported_but_passes_without_strict(
     result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile), "--no-strict")
 
     assert result.ret == 0
+    result.assert_outcomes(passed=1, skipped=1, deselected=18)
     built = report(tmp_path / "out")
     assert built["verdict"] == "pass"
     assert built["strict"] is False
     assert built["summary"] == {"pass": 1, "fail": 0, "not_verified": 1}
+    case = junit_cases(tmp_path / "out" / "junit.xml")["logs.todo_backend"]
+    assert (case["outcome"], case["status"]) == ("skipped", "not_verified")
 
 
 def test_deselected_profile_requirement_is_not_verified(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -155,6 +198,33 @@ def test_unreachable_prometheus_stops_before_any_test(pytester: pytest.Pytester,
         ["ERROR: --prometheus-url http://prometheus.test: connection refused; start Prometheus there*"]
     )
     assert not (tmp_path / "acceptance.json").exists()
+    assert not (tmp_path / "junit.xml").exists()  # no JUnit of 0 tests that reads as a pass
+
+
+def test_stale_reports_are_removed_when_the_run_starts(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    for name in ("acceptance.json", "acceptance.md", "junit.xml"):
+        (tmp_path / name).write_text('{"verdict": "pass"}')
+    (tmp_path / "notes.txt").write_text("mine")
+    doubles = {"Prometheus": PrometheusDouble(fail_all=connection_refused())}
+
+    result = run_suite(pytester, tmp_path, doubles)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_report_that_cannot_be_written_makes_the_run_incomplete(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(report: Any, directory: Path) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("monitoring_conformance.report.write", refuse)
+
+    result = run_suite(pytester, tmp_path, host_doubles())
+
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR  # the CLI maps it to 3: run incomplete
+    result.stdout.fnmatch_lines(["*the report could not be written: *No space left on device*"])
 
 
 def test_collect_only_opens_nothing(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -205,4 +275,5 @@ def test_rate_query_vector_helper_matches_the_profile() -> None:
     spec = load("host").spec("metrics.request_rate")
     assert spec is not None
     assert spec.text("query") == expr
+    assert spec.text("counter") == COUNTER
     assert vector([])["data"]["result"] == []

@@ -168,6 +168,10 @@ BAD = {
         "requirements:\n  app.unchanged: {timeout: 5, restarts: {mode: sometimes}}\n",
         ["restarts", "mode must be one of total, unchanged, process"],
     ),
+    "rate-counter-missing": (
+        "requirements:\n  metrics.request_rate: {timeout: 5, query: 'sum(rate(x[1m]))'}\n",
+        ["requirements.metrics.request_rate.counter", "missing", "method=\"POST\""],
+    ),
     "restart-query-missing": (
         "requirements:\n  app.unchanged: {timeout: 5, restarts: {mode: total}}\n",
         ["mode total needs `query`"],
@@ -188,3 +192,11 @@ def test_invalid_profile_is_one_line_naming_file_and_key(tmp_path: Path, case: s
     assert "\n" not in message
     assert message.startswith(f"{path}: "), message
     assert all(word in message for word in words), message
+
+
+@pytest.mark.parametrize("name", ["host", "kind", "managed"])
+def test_rate_queries_leave_out_scrapes_and_health_probes(name: str) -> None:
+    spec = load(name).spec("metrics.request_rate")
+    assert spec is not None
+    assert 'handler!~"/metrics|/healthz"' in spec.text("query")
+    assert 'handler="/api/{user_id}/tasks",method="POST"' in spec.text("counter")

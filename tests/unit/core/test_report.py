@@ -147,3 +147,52 @@ def test_junit_properties() -> None:
         ("unit", "req/s"),
         ("threshold", 0),
     ]
+
+
+def test_junit_properties_carry_the_case_status_and_only_finite_figures() -> None:
+    entry = record("metrics.request_rate", FAIL)
+    entry.measured = float("nan")
+
+    assert reports.junit_properties(entry, NOT_VERIFIED) == [
+        ("requirement", "metrics.request_rate"),
+        ("status", NOT_VERIFIED),
+        ("unit", "req/s"),
+        ("threshold", 1),
+    ]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_measured_value_that_is_not_finite_is_written_as_null_with_a_note(
+    tmp_path: Path, value: float
+) -> None:
+    entry = record("metrics.request_rate", FAIL, message="rate is odd")
+    entry.measured = value
+    entry.add_evidence("GET /api/v1/query", {"rate": 1.0}, seen=value)
+
+    json_path, _ = reports.write(build([entry]), tmp_path)
+
+    def no_constants(name: str) -> Any:
+        raise AssertionError(f"acceptance.json holds {name}, which is not JSON")
+
+    written = json.loads(json_path.read_text(), parse_constant=no_constants)
+    item = written["requirements"][0]
+    assert item["measured"] is None
+    note = f"measured value was {value}, not a finite number: reported as null"
+    assert item["message"] == f"rate is odd\n{note}"
+    assert item["evidence"][0]["seen"] is None
+
+
+def test_write_refuses_nan_instead_of_writing_invalid_json(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        reports.write({"verdict": "pass", "duration_s": float("nan")}, tmp_path)
+
+
+def test_remove_stale_removes_only_the_report_files(tmp_path: Path) -> None:
+    for name in ("acceptance.json", "acceptance.md", "junit.xml", "junit-unit.xml", "notes.md"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "diagnostics").mkdir()
+
+    removed = reports.remove_stale(tmp_path, "--report-dir x")
+
+    assert sorted(p.name for p in removed) == ["acceptance.json", "acceptance.md", "junit.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diagnostics", "junit-unit.xml", "notes.md"]

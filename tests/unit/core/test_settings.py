@@ -151,3 +151,25 @@ def test_report_dir_is_created(tmp_path: Path) -> None:
     assert check_report_dir(settings) == tmp_path / "a" / "b"
     assert (tmp_path / "a" / "b").is_dir()
     assert list((tmp_path / "a" / "b").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "shown"),
+    [
+        ({"grafana_url": "http://admin:Pa55-w0rd@grafana:3000"}, {}, "--grafana-url http://***@grafana:3000"),
+        ({"app_url": "https://Pa55-w0rd@todo.example.org/"}, {}, "--app-url https://***@todo.example.org/"),
+        ({}, {"MC_PROMETHEUS_URL": "http://u:Pa55-w0rd/x@prom:9090"}, "MC_PROMETHEUS_URL=http://***@prom:9090"),
+        ({"loki_url": "ftp://u:Pa55-w0rd@loki"}, {}, "--loki-url ftp://***@loki"),  # before the scheme check
+    ],
+)
+def test_credentials_in_a_url_are_refused_masked(
+    cli: dict[str, str], env: dict[str, str], shown: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(cli, env)
+
+    message = str(caught.value)
+    assert message.startswith(f"{shown}: credentials in the URL are not accepted;")
+    assert "MC_GRAFANA_USER and MC_GRAFANA_PASSWORD" in message
+    assert "Pa55" not in message
+    assert "\n" not in message

@@ -14,15 +14,31 @@ from monitoring_conformance.preflight import Host
 from monitoring_conformance.redact import clear_secrets
 from monitoring_conformance.tools.runner import RecordingRunner, Result
 
-RECORDED = Path(__file__).resolve().parents[3] / "fixtures" / "kind" / "recorded"
+PAYLOADS = Path(__file__).resolve().parents[3] / "fixtures" / "kind" / "payloads"
 TOOLS = ("docker", "kind", "helm", "kubectl")
 KIND_VERSION = "kind v0.32.0 go1.25.3 linux/amd64\n"
+#: The dependencies of charts/monitoring/Chart.yaml: three https repositories (one listed twice here).
+CHART_YAML = """apiVersion: v2
+name: monitoring
+version: 0.1.0
+dependencies:
+  - {name: kube-prometheus-stack, version: 88.5.3, repository: https://prometheus-community.github.io/helm-charts}
+  - {name: loki, version: 18.11.0, repository: https://grafana-community.github.io/helm-charts}
+  - {name: alloy, version: 1.11.1, repository: https://grafana.github.io/helm-charts}
+  - {name: grafana-extra, version: 1.0.0, repository: "https://grafana.github.io/helm-charts/"}
+  - {name: local-lib, version: 0.1.0, repository: "file://../lib"}
+"""
+REPOS = (
+    ("prometheus-community", "https://prometheus-community.github.io/helm-charts"),
+    ("grafana-community", "https://grafana-community.github.io/helm-charts"),
+    ("grafana", "https://grafana.github.io/helm-charts"),
+)
 KUBECTL_VERSION = json.dumps({"clientVersion": {"gitVersion": "v1.36.3"}})
 
 
-def recorded(name: str) -> str:
-    """A recorded command output from fixtures/kind/recorded."""
-    return (RECORDED / name).read_text(encoding="utf-8")
+def kind_payload(name: str) -> str:
+    """A hand-made command output from fixtures/kind/payloads (shaped like kubectl's/helm's, not recorded)."""
+    return (PAYLOADS / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +56,7 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         exe.write_text("#!/bin/false\n")
         exe.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # caches (helm repository files) stay in tmp_path
     monkeypatch.setattr("monitoring_conformance.tools.runner.TOOLS_DIR", tmp_path / "no-tools")
     return bin_dir
 
@@ -66,7 +83,7 @@ def options(tmp_path: Path) -> KindOptions:
     """KindOptions whose files exist in tmp_path (the values file must exist for helm's --values)."""
     chart = tmp_path / "chart"
     (chart / "ci").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: monitoring\nversion: 0.1.0\n")
+    (chart / "Chart.yaml").write_text(CHART_YAML)
     (chart / "ci" / "kind-values.yaml").write_text("{}\n")
     return KindOptions(
         cluster_name="mc-test",
@@ -101,8 +118,11 @@ def answer(
 
 
 def pods_of(namespace: str) -> Callable[[tuple[str, ...]], bool]:
+    """``kubectl get pods`` / ``get pods,jobs`` (any selector) in ``namespace``."""
+
     def match(argv: tuple[str, ...]) -> bool:
-        return argv[0] == "kubectl" and "pods" in argv and "-o" in argv and namespace in argv
+        listing = any(arg in ("pods", "pods,jobs") for arg in argv)
+        return argv[0] == "kubectl" and listing and "-o" in argv and namespace in argv
 
     return match
 
@@ -115,9 +135,9 @@ def happy_runner(helm_version: str = "v4.1.4") -> RecordingRunner:
     runner.on(["helm", "version"], stdout=helm_version)
     runner.on(["kubectl", "version", "--client"], stdout=KUBECTL_VERSION)
     runner.on(["kind", "get", "clusters"], stdout="other-cluster\n")
-    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-ready.json"))
-    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-ready.json"))
-    answer(runner, lambda a: a[:2] == ("helm", "status"), stdout=recorded("helm-status-deployed.json"))
+    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-ready.json"))
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-ready.json"))
+    answer(runner, lambda a: a[:2] == ("helm", "status"), stdout=kind_payload("helm-status-deployed.json"))
     return runner
 
 

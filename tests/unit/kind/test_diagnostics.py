@@ -15,7 +15,7 @@ from monitoring_conformance.release import ClusterHelm
 from monitoring_conformance.tools.kubectl import Kubectl
 from monitoring_conformance.tools.runner import RecordingRunner
 
-from .conftest import answer, recorded
+from .conftest import answer, kind_payload
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ def cluster_runner() -> RecordingRunner:
     answer(
         runner,
         lambda a: "--all-namespaces" in a and "json" in a,
-        stdout=recorded("pods-monitoring-pending.json"),
+        stdout=kind_payload("pods-monitoring-pending.json"),
     )
     answer(
         runner, lambda a: "wide" in a, stdout="NAMESPACE NAME READY STATUS\nmonitoring loki-0 0/1 Pending\n"
@@ -59,7 +59,7 @@ def cluster_runner() -> RecordingRunner:
         stderr='Error from server (BadRequest): previous terminated container "loki" not found\n',
     )
     answer(runner, lambda a: a[:2] == ("helm", "status"), stdout="NAME: monitoring\nSTATUS: deployed\n")
-    answer(runner, lambda a: a[:3] == ("helm", "get", "values"), stdout=recorded("helm-values-all.json"))
+    answer(runner, lambda a: a[:3] == ("helm", "get", "values"), stdout=kind_payload("helm-values-all.json"))
     return runner
 
 
@@ -179,3 +179,18 @@ def test_redact_values_keeps_names_and_masks_values() -> None:
         "tokenTTL": "",
         "ok": True,
     }
+
+
+def test_a_failed_hook_jobs_pod_gets_its_describe_and_logs(tmp_path: Path) -> None:
+    runner = cluster_runner()
+    answer(
+        runner,
+        lambda a: "--all-namespaces" in a and "json" in a,
+        stdout=kind_payload("pods-monitoring-hook-failed.json"),
+    )
+
+    summary = collect(tmp_path, sources(runner))
+
+    assert summary["pods"] == "3 pods, all ready; 1 failed: monitoring/kps-admission-create-5kq2d (Failed)"
+    assert (tmp_path / "describe" / "monitoring_kps-admission-create-5kq2d.txt").is_file()
+    assert (tmp_path / "logs" / "monitoring_kps-admission-create-5kq2d.previous.log").is_file()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,18 @@ from tests.doubles import RecordedTransport, Reply
 from monitoring_conformance.api.http import API_SERVER_PROXY
 from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.redact import redact
+from monitoring_conformance.release import ClusterHelm
+from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.kubeaccess import (
     Connection,
+    core_api,
     grafana_secret_ref,
     read_grafana_credentials,
+    values_secret_ref,
 )
-from monitoring_conformance.targets.kubeconfig import kube_session, service_proxy_url
+from monitoring_conformance.targets.kubeconfig import KubeconfigTarget, kube_session, service_proxy_url
+from monitoring_conformance.tools.kubectl import Kubectl
+from monitoring_conformance.tools.runner import RecordingRunner, Result
 
 from .conftest import API_SERVER, TOKEN, write_kubeconfig
 
@@ -27,7 +36,7 @@ pytestmark = pytest.mark.unit
 
 
 class CoreV1ApiDouble:
-    """Stands in for kubernetes.client.CoreV1Api: answers read_namespaced_secret from recorded objects."""
+    """Stands in for kubernetes.client.CoreV1Api: answers read_namespaced_secret from hand-made objects."""
 
     def __init__(self, secrets: dict[tuple[str, str], V1Secret] | None = None, *, status: int | None = None):
         self.secrets = secrets or {}
@@ -257,3 +266,97 @@ def test_session_is_a_requests_session(tmp_path: Path) -> None:
     session, _ = kube_session(str(write_kubeconfig(tmp_path / "kc")), None)
 
     assert isinstance(session, requests.Session)
+
+
+# -- a KUBECONFIG path list (a:b) ----------------------------------------------------------------------------
+
+
+@dataclass
+class EnvRecordingRunner(RecordingRunner):
+    """A RecordingRunner that also keeps the environment each command got."""
+
+    envs: list[dict[str, str] | None] = field(default_factory=list)
+
+    def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, input: str | None = None,
+            env: Mapping[str, str] | None = None, cwd: object = None) -> Result:  # fmt: skip
+        self.envs.append(dict(env) if env is not None else None)
+        return super().run(argv, timeout=timeout, check=check, input=input, env=env)
+
+
+def two_kubeconfigs(tmp_path: Path) -> str:
+    """``first:second``: the context this run wants is in the second file, with its own server and token."""
+    first = write_kubeconfig(tmp_path / "first", contexts=("other",))
+    second = tmp_path / "second"
+    second.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters:\n- name: c2\n  cluster:\n    server: https://10.9.9.9:6443\n"
+        "    insecure-skip-tls-verify: true\n"
+        "users:\n- name: u2\n  user:\n    token: second-token-0123456789\n"
+        "contexts:\n- name: kind-mc-test\n  context: {cluster: c2, user: u2}\n",
+        encoding="utf-8",
+    )
+    return f"{first}{os.pathsep}{second}"
+
+
+def test_path_list_goes_to_helm_and_kubectl_in_the_environment(tmp_path: Path, tools: Path) -> None:
+    listed = two_kubeconfigs(tmp_path)
+    runner = EnvRecordingRunner()
+    runner.on(["helm", "status"], stdout='{"info": {"status": "deployed"}}')
+
+    Kubectl(runner, kubeconfig=listed, context="kind-mc-test").pods("monitoring")
+    ClusterHelm(runner, "helm", kubeconfig=listed, context="kind-mc-test").status("monitoring", "monitoring")
+
+    assert all("--kubeconfig" not in call for call in runner.calls)
+    assert runner.commands()[0][:3] == ("kubectl", "--context", "kind-mc-test")
+    assert runner.commands()[1][-2:] == ("--kube-context", "kind-mc-test")
+    assert runner.envs == [{"KUBECONFIG": listed}, {"KUBECONFIG": listed}]
+
+
+def test_one_kubeconfig_file_stays_a_flag(tmp_path: Path, tools: Path) -> None:
+    runner = EnvRecordingRunner()
+
+    Kubectl(runner, kubeconfig=tmp_path / "one").pods("monitoring")
+
+    assert runner.calls[0][1:3] == ("--kubeconfig", str(tmp_path / "one"))
+    assert runner.envs == [None]
+
+
+def test_path_list_is_merged_by_the_kubernetes_client(tmp_path: Path) -> None:
+    listed = two_kubeconfigs(tmp_path)
+
+    session, api_base = kube_session(listed, "kind-mc-test")
+    api = core_api(listed, "kind-mc-test")
+
+    assert api_base == "https://10.9.9.9:6443"
+    assert api.api_client.configuration.host == "https://10.9.9.9:6443"
+    request = requests.Request("GET", f"{api_base}/version")
+    prepared = session.prepare_request(request)
+    assert prepared.headers["Authorization"] == "Bearer second-token-0123456789"
+
+
+def test_path_list_plan_names_the_environment_not_a_flag(tmp_path: Path, tools: Path) -> None:
+    listed = two_kubeconfigs(tmp_path)
+    settings = Settings(target="kubeconfig", kubeconfig=listed, context="kind-mc-test", install_chart=True)
+
+    plan = KubeconfigTarget(settings, RecordingRunner()).plan()
+
+    assert [f"# helm and kubectl get KUBECONFIG={listed} in the environment (a path list)"] in plan
+    assert all("--kubeconfig" not in argv for argv in plan)
+
+
+def test_a_kubeconfig_the_client_cannot_load_is_a_conformance_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("")
+
+    with pytest.raises(ConformanceError, match=r"^cannot load the kubeconfig .*empty for the kubernetes"):
+        core_api(str(empty), None)
+
+
+def test_admin_secret_reference_comes_from_the_values_files(tmp_path: Path) -> None:
+    chart_values = tmp_path / "values.yaml"
+    chart_values.write_text("kube-prometheus-stack: {grafana: {admin: {existingSecret: '', userKey: u}}}\n")
+    ours = tmp_path / "ours.yaml"
+    ours.write_text("kube-prometheus-stack: {grafana: {admin: {existingSecret: mine, passwordKey: pw}}}\n")
+
+    assert values_secret_ref([chart_values]) == ("grafana", "u", "admin-password")
+    assert values_secret_ref([chart_values, ours, tmp_path / "missing.yaml"]) == ("mine", "u", "pw")

@@ -10,9 +10,9 @@ from tests.doubles import FakeClock
 from monitoring_conformance.errors import CommandFailed
 from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, deployed_at, should_delete
 from monitoring_conformance.preflight import Host, PreflightFailed
-from monitoring_conformance.tools.runner import RecordingRunner
+from monitoring_conformance.tools.runner import RecordingRunner, Result
 
-from .conftest import answer, happy_runner, pods_of, recorded
+from .conftest import REPOS, answer, happy_runner, kind_payload, pods_of
 
 pytestmark = pytest.mark.unit
 
@@ -25,6 +25,8 @@ def make_run(options: KindOptions, runner: RecordingRunner, clock: FakeClock, ho
 
 def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tuple[str, ...]]:
     k = str(o.kubeconfig_path)
+    tag = o.image_tag
+    repo = o.repos.flags()
     return [
         ("docker", "info", "--format", "{{.ServerVersion}}"),
         ("kind", "version"),
@@ -41,9 +43,13 @@ def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tup
             "--config",
             str(o.cluster_config),
         ),
-        ("docker", "build", "-t", "todo-backend:0.1.0", str(o.app_context)),
-        ("kind", "load", "docker-image", "--name", "mc-test", "todo-backend:0.1.0"),
+        ("docker", "build", "-t", "todo-backend:0.1.0", "-t", tag, str(o.app_context)),
+        ("kind", "load", "docker-image", "--name", "mc-test", "todo-backend:0.1.0", tag),
         ("kubectl", "--kubeconfig", k, "apply", "-f", str(o.app_manifests)),
+        (
+            "kubectl", "--kubeconfig", k, "set", "image", "deployment/todo-backend", f"todo-backend={tag}",
+            "--namespace", "todo",
+        ),
         ("kubectl", "--kubeconfig", k, "get", "pods", "--namespace", "todo", "-o", "json"),
         (
             "kubectl",
@@ -56,7 +62,8 @@ def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tup
             "todo",
             "--timeout=10s",
         ),
-        ("helm", "dependency", "build", str(o.chart)),
+        *(("helm", "repo", "add", name, url, "--force-update", *repo) for name, url in REPOS),
+        ("helm", "dependency", "build", str(o.chart), *repo),
         (
             "helm",
             "upgrade",
@@ -74,9 +81,8 @@ def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tup
             "--kubeconfig",
             k,
         ),
-        ("helm", "status", "monitoring", "--namespace", "monitoring", "-o", "json", "--kubeconfig", k),
-        ("kubectl", "--kubeconfig", k, "get", "pods", "--namespace", "monitoring", "-o", "json"),
-    ]
+        ("kubectl", "--kubeconfig", k, "get", "pods,jobs", "--namespace", "monitoring", "-o", "json"),
+    ]  # fmt: skip
 
 
 def test_happy_run_runs_exactly_this_command_sequence(
@@ -96,7 +102,7 @@ def test_happy_run_runs_exactly_this_command_sequence(
     assert all(timeout > 0 for timeout in runner.timeouts)
 
 
-def test_happy_run_records_t0_from_helm_status_and_every_phase(
+def test_happy_run_takes_t0_right_before_helm_and_times_every_phase(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     run = make_run(options, happy_runner(), clock, host)
@@ -104,8 +110,9 @@ def test_happy_run_records_t0_from_helm_status_and_every_phase(
     run.up()
     run.down(failed=False)
 
-    assert run.t0 == pytest.approx(deployed_at({"info": {"last_deployed": "2026-11-27T10:02:03.123456Z"}}))
-    assert "last_deployed" in run.t0_source
+    assert run.t0 == 1795773000.0  # the injected wall clock, read just before `helm upgrade --install`
+    assert "right before `helm upgrade --install`" in run.t0_source
+    assert run.versions["todo-backend image"] == options.image_tag
     assert list(run.phases.timings) == [
         "preflight",
         "cluster",
@@ -179,7 +186,7 @@ def test_image_load_failure_keeps_cluster_on_failure(
 
     assert failure.value.phase == "image"
     assert "not present locally" in str(failure.value)
-    assert "docker image inspect todo-backend:0.1.0" in str(failure.value)
+    assert f"docker image inspect {options.image_tag}" in str(failure.value)
     assert all(c[:2] != ("kind", "delete") for c in runner.commands())
     assert any("kept (--keep-cluster on-failure)" in line for line in lines)
 
@@ -239,7 +246,7 @@ def test_install_timeout_lists_pods_that_are_not_ready(
 ) -> None:
     runner = happy_runner()
     runner.fail(["helm", "upgrade"], CommandFailed(["helm", "upgrade"], None, "", timeout=720))
-    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-pending.json"))
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-pending.json"))
 
     with pytest.raises(PhaseFailed) as failure:
         make_run(options, runner, clock, host).up()
@@ -267,7 +274,7 @@ def test_pods_never_ready_time_out_on_the_injected_clock(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-pending.json"))
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-pending.json"))
 
     with pytest.raises(PhaseFailed) as failure:
         make_run(options, runner, clock, host).up()
@@ -281,7 +288,7 @@ def test_app_crash_loop_ends_the_wait_at_once(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-crashloop.json"))
+    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-crashloop.json"))
 
     with pytest.raises(PhaseFailed) as failure:
         make_run(options, runner, clock, host).up()
@@ -292,30 +299,55 @@ def test_app_crash_loop_ends_the_wait_at_once(
     assert all("rollout" not in c for c in runner.commands())
 
 
-def test_app_image_pull_error_ends_the_wait_at_once(
+def test_app_image_pull_backoff_ends_the_wait_at_once(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-imagepull.json"))
+    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-imagepullbackoff.json"))
 
-    with pytest.raises(PhaseFailed, match="ErrImagePull in container todo-backend"):
+    with pytest.raises(PhaseFailed, match="ImagePullBackOff in container todo-backend"):
         make_run(options, runner, clock, host).up()
 
     assert clock.sleeps == []
+
+
+def test_app_err_image_pull_is_retried_not_final(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    runner = happy_runner()
+    pulls = iter([kind_payload("pods-todo-imagepull.json")] * 2)
+
+    def first_pulls_fail(argv: tuple[str, ...]) -> Result | None:
+        if pods_of("todo")((Path(argv[0]).name, *argv[1:])):
+            return Result(argv, 0, next(pulls, kind_payload("pods-todo-ready.json")), "")
+        return None
+
+    runner.responders.insert(0, first_pulls_fail)
+    rollouts = iter([1, 1])
+    runner.responders.insert(
+        0, lambda argv: Result(argv, next(rollouts, 0), "", "waiting") if "rollout" in argv else None
+    )
+
+    make_run(options, runner, clock, host).up()
+
+    assert sum(1 for c in runner.commands() if "rollout" in c) == 3
+    assert len(clock.sleeps) == 2
 
 
 def test_failed_helm_hook_ends_the_readiness_wait(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-hook-failed.json"))
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-hook-failed.json"))
 
-    with pytest.raises(
-        PhaseFailed, match=r"kps-admission-create-5kq2d \(helm hook \(pre-install,pre-upgrade\) failed"
-    ):
+    with pytest.raises(PhaseFailed) as failure:
         make_run(options, runner, clock, host).up()
 
     assert clock.sleeps == []
+    assert (
+        "monitoring/kps-admission-create (helm hook Job (pre-install,pre-upgrade) failed: "
+        "Job has reached the specified backoff limit)" in str(failure.value)
+    )
 
 
 def test_app_rollout_retries_until_complete(
@@ -323,7 +355,6 @@ def test_app_rollout_retries_until_complete(
 ) -> None:
     runner = happy_runner()
     outcomes = iter([1, 1, 0])
-    from monitoring_conformance.tools.runner import Result
 
     def rollout(argv: tuple[str, ...]) -> Result | None:
         if "rollout" in argv:
@@ -402,3 +433,49 @@ def test_namespace_manifests_are_applied_before_the_folder(
 
     applies = [c[-1] for c in runner.commands() if "apply" in c]
     assert applies == [str(folder / "namespace.yaml"), str(folder)]
+
+
+# -- teardown state and messages -----------------------------------------------------------------------------
+
+
+def test_a_deleted_cluster_is_no_longer_up(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), happy_runner(), clock, host)
+    run.up()
+    assert run.cluster_up
+
+    run.down(failed=True)
+
+    assert not run.cluster_up  # so nothing collects diagnostics from a cluster that is gone
+
+
+def test_a_cluster_that_could_not_be_deleted_still_counts_as_up(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    runner = happy_runner()
+    runner.on(["kind", "delete"], returncode=1, stderr="ERROR: failed to delete cluster")
+    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+    run.up()
+
+    run.down(failed=True)
+
+    assert run.cluster_up
+
+
+def test_kind_create_failure_quotes_the_last_lines_of_its_captured_output(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    runner = happy_runner()
+    said = "\n".join(f"line {n}" for n in range(1, 13))
+    runner.on(["kind", "create"], returncode=1, stderr=said)
+
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+
+    message = str(failure.value)
+    assert "its last output: line 5 | line 6" in message
+    assert "line 12" in message
+    assert "line 4 " not in message
+    assert "above" not in message
+    assert "docker ps -a --filter label=io.x-k8s.kind.cluster=mc-test" in failure.value.fix

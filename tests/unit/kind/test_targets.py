@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client import V1Secret
 from tests.doubles import FakeClock, RecordedTransport, Reply
 
-from monitoring_conformance.errors import UsageError
+from monitoring_conformance.errors import CommandFailed, ConformanceError, UsageError
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
 from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import GrafanaCredentials, Settings
@@ -19,7 +19,7 @@ from monitoring_conformance.targets.kind import KindTarget, options_from
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
 from monitoring_conformance.tools.runner import RecordingRunner
 
-from .conftest import API_SERVER, answer, happy_runner, pods_of, recorded, write_kubeconfig
+from .conftest import API_SERVER, answer, happy_runner, kind_payload, pods_of, write_kubeconfig
 from .test_kubeaccess import CoreV1ApiDouble, grafana_secret
 
 pytestmark = pytest.mark.unit
@@ -78,21 +78,30 @@ def test_plan_lists_every_command_and_runs_none(
     assert runner.calls == []
     printed = [" ".join([Path(argv[0]).name, *argv[1:]]) for argv in plan]
     k = options.kubeconfig_path
+    repos = " ".join(options.repos.flags())
     for line in (
         "docker info --format {{.ServerVersion}}",
         "kind version",
         "kind get clusters",
         f"kind create cluster --name=mc-test --kubeconfig={k} --wait=180s --config {options.cluster_config}",
-        f"docker build -t todo-backend:0.1.0 {options.app_context}",
-        "kind load docker-image --name mc-test todo-backend:0.1.0",
+        f"docker build -t todo-backend:0.1.0 -t {options.image_tag} {options.app_context}",
+        f"kind load docker-image --name mc-test todo-backend:0.1.0 {options.image_tag}",
         f"kubectl --kubeconfig {k} apply -f {options.app_manifests}",
-        f"helm dependency build {options.chart}",
+        f"kubectl --kubeconfig {k} set image deployment/todo-backend todo-backend={options.image_tag} "
+        "--namespace todo",
+        f"helm repo add grafana https://grafana.github.io/helm-charts --force-update {repos}",
+        f"helm dependency build {options.chart} {repos}",
+        f"kubectl --kubeconfig {k} get pods --namespace monitoring --selector app.kubernetes.io/name=grafana "
+        "-o json",
+        f"kubectl --kubeconfig {k} get pods,jobs --namespace monitoring -o json",
         f"helm upgrade --install monitoring {options.chart} --namespace monitoring --create-namespace "
         f"--values {options.values} --wait=legacy --timeout 600s --kubeconfig {k}",
         f"kind delete cluster --name=mc-test --kubeconfig={k}",
     ):
         assert line in printed, line
-    assert printed.index("kind get clusters") < printed.index(f"helm dependency build {options.chart}")
+    build = f"helm dependency build {options.chart} {repos}"
+    assert printed.index("kind get clusters") < printed.index(build)
+    assert not any(line.startswith("helm status") for line in printed)  # t0 is the wall clock before helm
     assert any(line.startswith("# install (helm 4 shown; helm 3 gets --wait") for line in printed)
 
 
@@ -128,7 +137,7 @@ def test_open_hands_back_a_proxied_stack_with_t0_and_timings(
 ) -> None:
     write_kubeconfig(options.kubeconfig_path)
     runner = happy_runner()
-    runner.on(["helm", "get", "values"], stdout=recorded("helm-values-all.json"))
+    runner.on(["helm", "get", "values"], stdout=kind_payload("helm-values-all.json"))
     transport = api_server()
     lines: list[str] = []
     target = kind_target(settings, options, runner, clock, host, lines, transport)
@@ -141,7 +150,7 @@ def test_open_hands_back_a_proxied_stack_with_t0_and_timings(
     assert stack.prometheus is not None
     assert "/services/http:kps-prometheus:9090/proxy" in stack.prometheus.base_url
     assert stack.t0 is not None
-    assert "last_deployed" in stack.t0_source
+    assert "right before `helm upgrade --install`" in stack.t0_source
     assert stack.timings["checks"] == pytest.approx(42.0)
     assert list(stack.timings) == [
         "preflight",
@@ -162,14 +171,14 @@ def test_failed_phase_writes_diagnostics_and_keeps_the_cluster(
     settings: Settings, options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("todo"), stdout=recorded("pods-todo-crashloop.json"))
+    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-crashloop.json"))
     answer(
         runner,
         lambda a: a[0] == "kubectl" and "--all-namespaces" in a and "json" in a,
-        stdout=recorded("pods-todo-crashloop.json"),
+        stdout=kind_payload("pods-todo-crashloop.json"),
     )
     answer(runner, lambda a: a[0] == "kubectl" and "logs" in a, stdout="Traceback: boom\n")
-    runner.on(["helm", "get", "values"], stdout=recorded("helm-values-all.json"))
+    runner.on(["helm", "get", "values"], stdout=kind_payload("helm-values-all.json"))
     lines: list[str] = []
     target = kind_target(settings, options, runner, clock, host, lines)
 
@@ -228,15 +237,19 @@ def test_kubeconfig_plan_runs_nothing(tmp_path: Path, tools: Path) -> None:
         line.startswith("helm upgrade --install monitoring") and "--rollback-on-failure" in line
         for line in printed
     )
-    assert (
-        f"helm status monitoring --namespace monitoring -o json --kubeconfig {tmp_path / 'kubeconfig'}"
-        in printed
-    )
+    assert "helm version --template {{.Version}}" in printed  # as run: no kubeconfig flag
+    assert any(line.startswith("helm repo add prometheus-community https://") for line in printed)
+    assert not any(line.startswith("helm status") for line in printed)
+    verify = KubeconfigTarget(kube_settings(tmp_path), runner).plan()  # no --install-chart
+    plain = [" ".join([Path(a[0]).name, *a[1:]]) for a in verify]
+    status = f"helm status monitoring --namespace monitoring -o json --kubeconfig {tmp_path / 'kubeconfig'}"
+    assert status in plain
+    assert runner.calls == []
 
 
 def test_kubeconfig_open_verifies_the_installed_release(tmp_path: Path, tools: Path) -> None:
     runner = RecordingRunner()
-    runner.on(["helm", "status"], stdout=recorded("helm-status-deployed.json"))
+    runner.on(["helm", "status"], stdout=kind_payload("helm-status-deployed.json"))
     runner.on(["helm", "get", "values"], stdout="{}")
     runner.on(["helm", "version"], stdout="v3.19.0")
     transport = api_server()
@@ -260,7 +273,7 @@ def test_kubeconfig_open_verifies_the_installed_release(tmp_path: Path, tools: P
 
 def test_kubeconfig_deployed_at_option_wins(tmp_path: Path, tools: Path) -> None:
     runner = RecordingRunner()
-    runner.on(["helm", "status"], stdout=recorded("helm-status-deployed.json"))
+    runner.on(["helm", "status"], stdout=kind_payload("helm-status-deployed.json"))
     settings = kube_settings(
         tmp_path,
         deployed_at=1795770000.0,
@@ -280,7 +293,7 @@ def test_kubeconfig_missing_release_is_a_usage_error(tmp_path: Path, tools: Path
     runner.on(["helm", "status"], returncode=1, stderr="Error: release: not found")
 
     with pytest.raises(
-        UsageError, match=r"--release monitoring: no such release in namespace monitoring .*--install-chart"
+        UsageError, match=r"^--release monitoring: no such release in namespace monitoring; .*--install-chart"
     ):
         KubeconfigTarget(kube_settings(tmp_path), runner, echo=lambda line: None).open()
 
@@ -300,8 +313,8 @@ def test_kubeconfig_unknown_context_fails_before_any_command(tmp_path: Path, too
 def test_kubeconfig_install_chart_uses_rollback_and_records_t0(tmp_path: Path, tools: Path) -> None:
     runner = RecordingRunner()
     runner.on(["helm", "version"], stdout="v4.1.4")
-    runner.on(["helm", "status"], stdout=recorded("helm-status-deployed.json"))
-    answer(runner, pods_of("monitoring"), stdout=recorded("pods-monitoring-ready.json"))
+    runner.on(["helm", "status"], stdout=kind_payload("helm-status-deployed.json"))
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-ready.json"))
     target = KubeconfigTarget(
         kube_settings(tmp_path, install_chart=True),
         runner,
@@ -316,7 +329,7 @@ def test_kubeconfig_install_chart_uses_rollback_and_records_t0(tmp_path: Path, t
     upgrade = next(c for c in runner.commands() if c[:2] == ("helm", "upgrade"))
     assert "--rollback-on-failure" in upgrade
     assert "--wait=legacy" in upgrade
-    assert "installed by this run" in stack.t0_source
+    assert "right before `helm upgrade --install` started (this run)" in stack.t0_source
     assert "install" in stack.timings
 
 
@@ -325,3 +338,57 @@ def test_secret_data_is_base64() -> None:
 
     assert secret.data is not None
     assert base64.b64decode(secret.data["admin-password"]) == b"x"
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "fix"),
+    [
+        (
+            CommandFailed(["helm", "status"], 1, 'Error: Kubernetes cluster unreachable: Get "https://127.0.0'
+                          '.1:6443/version": dial tcp 127.0.0.1:6443: connect: connection refused'),
+            "the cluster could not be reached",
+            "check --kubeconfig/--context and that the API server answers: `kubectl --kubeconfig",
+        ),
+        (
+            CommandFailed(["helm", "status"], 1, 'Error: query: failed to query with labels: secrets is '
+                          'forbidden: User "dev" cannot list resource "secrets" in namespace "monitoring"'),
+            "access denied",
+            "helm reads releases from Secrets: this kubeconfig's user needs get/list on secrets in namespace",
+        ),
+        (
+            CommandFailed(["helm", "status"], None, "", timeout=60),
+            "helm status timed out",
+            "check that the cluster answers: `kubectl --kubeconfig",
+        ),
+    ],
+)  # fmt: skip
+def test_kubeconfig_status_failures_other_than_not_found_say_what_happened(
+    tmp_path: Path, tools: Path, failure: CommandFailed, reason: str, fix: str
+) -> None:
+    runner = RecordingRunner()
+    runner.fail(["helm", "status"], failure)
+
+    with pytest.raises(ConformanceError) as caught:
+        KubeconfigTarget(kube_settings(tmp_path), runner, echo=lambda line: None).open()
+
+    assert not isinstance(caught.value, UsageError)
+    head, fix_line = str(caught.value).split("\n")
+    where = "kubeconfig target: cannot read release monitoring in namespace monitoring"
+    assert head.startswith(f"{where}: {reason}")
+    assert fix_line.startswith(f"  fix: {fix}")
+    assert "no such release" not in str(caught.value)
+    if "kubectl" in fix:
+        assert f"kubectl --kubeconfig {tmp_path / 'kubeconfig'} get --raw /readyz" in fix_line
+
+
+def test_kubeconfig_versions_are_kept_on_the_target(tmp_path: Path, tools: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["helm", "status"], stdout=kind_payload("helm-status-deployed.json"))
+    runner.on(["helm", "get", "values"], stdout="{}")
+    runner.on(["helm", "version"], stdout="v3.19.0")
+    target = KubeconfigTarget(kube_settings(tmp_path), runner, echo=lambda line: None,
+                              secret_reader=secret_reader, session_hook=api_server().mount)  # fmt: skip
+
+    target.open()
+
+    assert target.versions == {"helm": "v3.19.0"}

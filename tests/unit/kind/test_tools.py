@@ -14,10 +14,10 @@ from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.docker import Docker
 from monitoring_conformance.tools.helm import HelmVersion, install_flags
 from monitoring_conformance.tools.kind import KindVersion, RunnerKindCluster, kind_version
-from monitoring_conformance.tools.kubectl import Kubectl, not_ready, pod_failures, pod_state
+from monitoring_conformance.tools.kubectl import Kubectl, job_failures, not_ready, pod_failures, pod_state
 from monitoring_conformance.tools.runner import RecordingRunner
 
-from .conftest import recorded
+from .conftest import kind_payload
 
 pytestmark = pytest.mark.unit
 
@@ -148,13 +148,19 @@ def test_kind_version_unreadable() -> None:
 
 
 def pods(name: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = json.loads(recorded(name))["items"]
-    return items
+    items: list[dict[str, Any]] = json.loads(kind_payload(name))["items"]
+    return [item for item in items if item.get("kind", "Pod") == "Pod"]
+
+
+def jobs(name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(kind_payload(name))["items"]
+    return [item for item in items if item.get("kind") == "Job"]
 
 
 def test_ready_pods_and_finished_hook_jobs_count_as_ready() -> None:
     assert not_ready(pods("pods-monitoring-ready.json")) == []
     assert pod_failures(pods("pods-monitoring-ready.json")) == []
+    assert job_failures(jobs("pods-monitoring-ready.json")) == []
 
 
 def test_pending_pod_is_not_ready_but_may_recover() -> None:
@@ -169,8 +175,7 @@ def test_pending_pod_is_not_ready_but_may_recover() -> None:
     ("payload", "reason"),
     [
         ("pods-todo-crashloop.json", "CrashLoopBackOff in container todo-backend: back-off 2m40s"),
-        ("pods-todo-imagepull.json", "ErrImagePull in container todo-backend: failed to pull"),
-        ("pods-monitoring-hook-failed.json", "helm hook (pre-install,pre-upgrade) failed"),
+        ("pods-todo-imagepullbackoff.json", "ImagePullBackOff in container todo-backend: Back-off pulling"),
     ],
 )
 def test_unrecoverable_states_are_named(payload: str, reason: str) -> None:
@@ -181,11 +186,65 @@ def test_unrecoverable_states_are_named(payload: str, reason: str) -> None:
     assert stuck[0].stuck.startswith(reason)
 
 
-def test_image_pull_backoff_is_unrecoverable() -> None:
-    pod = pods("pods-todo-imagepull.json")[0]
-    pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] = "ImagePullBackOff"
+def test_err_image_pull_may_still_recover() -> None:
+    (state,) = map(pod_state, pods("pods-todo-imagepull.json"))
 
-    assert pod_state(pod).stuck is not None
+    assert state.stuck is None
+    assert state.blocks
+    assert state.waiting is not None
+    assert state.waiting.startswith("ErrImagePull in container todo-backend")
+
+
+def test_failed_hook_is_read_from_the_job_that_owns_the_pod() -> None:
+    listing = pods("pods-monitoring-hook-failed.json")
+    hook_pod = next(p for p in listing if p["metadata"]["name"].startswith("kps-admission-create"))
+
+    assert "helm.sh/hook" not in (hook_pod["metadata"].get("annotations") or {})  # helm annotates the Job
+    assert pod_state(hook_pod).owner == "Job/kps-admission-create"
+    assert not pod_state(hook_pod).blocks  # the Job decides, not its failed pod
+    assert job_failures(jobs("pods-monitoring-hook-failed.json")) == [
+        "monitoring/kps-admission-create (helm hook Job (pre-install,pre-upgrade) failed: "
+        "Job has reached the specified backoff limit)"
+    ]
+
+
+def test_a_hook_job_that_is_still_retrying_is_not_a_failure() -> None:
+    (job,) = jobs("pods-monitoring-hook-failed.json")
+    job["status"] = {"active": 1, "failed": 2}
+
+    assert job_failures([job]) == []
+
+
+def test_a_job_without_the_hook_annotation_is_not_a_hook_failure() -> None:
+    (job,) = jobs("pods-monitoring-hook-failed.json")
+    del job["metadata"]["annotations"]["helm.sh/hook"]
+
+    assert job_failures([job]) == []
+
+
+def test_a_failed_bare_pod_still_blocks_and_a_bare_failed_hook_pod_is_stuck() -> None:
+    pod = pods("pods-monitoring-hook-failed.json")[-1]
+    pod["metadata"]["ownerReferences"] = []
+    pod["metadata"]["labels"] = {}
+
+    assert pod_state(pod).blocks
+    assert pod_state(pod).stuck is None
+    pod["metadata"]["annotations"] = {"helm.sh/hook": "test"}
+    assert pod_state(pod).stuck == "helm hook (test) failed"
+
+
+def test_pods_and_jobs_come_from_one_call(tools: Path) -> None:
+    runner = RecordingRunner()
+    runner.on(["kubectl"], stdout=kind_payload("pods-monitoring-hook-failed.json"))
+
+    found_pods, found_jobs = Kubectl(runner, kubeconfig="/k/config").pods_and_jobs("monitoring")
+
+    assert runner.commands() == [
+        ("kubectl", "--kubeconfig", "/k/config", "get", "pods,jobs", "--namespace", "monitoring", "-o",
+         "json"),
+    ]  # fmt: skip
+    assert [p["metadata"]["name"] for p in found_pods][-1] == "kps-admission-create-5kq2d"
+    assert [j["metadata"]["name"] for j in found_jobs] == ["kps-admission-create"]
 
 
 def test_kubectl_binds_kubeconfig_and_context(tools: Path) -> None:
