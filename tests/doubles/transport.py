@@ -36,7 +36,7 @@ def payload_text(name: str) -> str:
 
 
 class FakeClock:
-    """A clock for :func:`monitoring_conformance.wait.eventually` that moves only when asked to sleep."""
+    """A clock for :func:`monitoring_conformance.wait.eventually` that moves only when a wait passes time."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.t = start
@@ -45,7 +45,8 @@ class FakeClock:
     def now(self) -> float:
         return self.t
 
-    def sleep(self, seconds: float) -> None:
+    def elapse(self, seconds: float) -> None:
+        """What eventually() calls instead of sleeping: record the pause and move the time on."""
         self.sleeps.append(seconds)
         self.t += seconds
 
@@ -54,7 +55,7 @@ class FakeClock:
 
     @property
     def clock(self) -> Clock:
-        return Clock(now=self.now, sleep=self.sleep)
+        return Clock(now=self.now, sleep=self.elapse)
 
 
 @dataclass

@@ -47,10 +47,10 @@ class ShipperDouble:
         self.seen: dict[str, float] = {}
         self.shipped: set[str] = set()
 
-    def sleep(self, seconds: float) -> None:
+    def elapse(self, seconds: float) -> None:
         for token in self.app.canaries:
             self.seen.setdefault(token, self.fake.now())
-        self.fake.sleep(seconds)
+        self.fake.elapse(seconds)
         for token, at in self.seen.items():
             if token not in self.shipped and self.fake.now() >= at + self.delay:
                 line = json.dumps({"level": "info", "path": "/api/mc-canary/tasks", "canary": token})
@@ -59,7 +59,7 @@ class ShipperDouble:
 
     @property
     def clock(self) -> Clock:
-        return Clock(now=self.fake.now, sleep=self.sleep)
+        return Clock(now=self.fake.now, sleep=self.elapse)
 
 
 def run(
