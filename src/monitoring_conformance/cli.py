@@ -66,8 +66,12 @@ def help_text() -> str:
         lines.append(f"  {flag:<24} {opt.env:<24} {default:<24} {opt.help}")
     lines += [
         "",
+        "Each option comes from the command line, else its environment twin, else an ini key mc_<name>,",
+        "else the default. ./scripts/conformance sets MC_TARGET=kind when it is unset.",
         "Grafana credentials come from MC_GRAFANA_USER / MC_GRAFANA_PASSWORD or MC_GRAFANA_TOKEN only.",
         "exit codes: 0 pass, 1 verdict fail, 2 bad input, 3 run incomplete",
+        "  (3: interrupted, the target could not be opened, the kind preflight failed, or the report could",
+        "  not be written)",
     ]
     return "\n".join(lines)
 
@@ -176,14 +180,17 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
         return EXIT_INCOMPLETE
     except ConformanceError as exc:
         gate.release()
+        _spill(captured)
         sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except KeyboardInterrupt:
         gate.release()
+        _spill(captured)  # what pytest said on stderr before the interrupt got out of it
         sys.stderr.write("interrupted\n")
         return EXIT_INCOMPLETE
     except Exception as exc:  # the promise is: no traceback, ever
         gate.release()
+        _spill(captured)
         sys.stderr.write(redact(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}") + "\n")
         return EXIT_INCOMPLETE
     result = exit_code(code)
@@ -194,9 +201,15 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
         sys.stderr.write(redact(_condense(captured.getvalue())) + "\n")
     else:
         gate.release()
-        if captured.getvalue():
-            sys.stderr.write(redact(captured.getvalue()))
+        _spill(captured)
     return result
+
+
+def _spill(captured: io.StringIO) -> None:
+    """Write what pytest wrote to stderr during the run (held until now), redacted."""
+    text = captured.getvalue()
+    if text:
+        sys.stderr.write(redact(text) if text.endswith("\n") else redact(text) + "\n")
 
 
 def _shown_report_dir(args: Sequence[str], env: dict[str, str], directory: Path) -> str:

@@ -70,6 +70,7 @@ class Suite:
     started_mono: float = field(default_factory=time.monotonic)
     report_paths: tuple[Path, Path] | None = None
     verdict: str | None = None
+    verdict_shown: bool = False  # the verdict line was printed (terminal summary, else at unconfigure)
 
     # -- start-up -------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from monitoring_conformance import preflight
 from monitoring_conformance.errors import CommandFailed, ToolError, Unrecoverable
 from monitoring_conformance.install_watch import (
     GRAFANA_SELECTOR,
+    HANDOVER_EVERY,
     INTERVAL,
     PODS_EVERY,
     GrafanaWatch,
@@ -238,7 +239,9 @@ class KindRun:
             ),
             [f"# while helm runs: GET Grafana /api/health and its overview dashboard through the API-server "
              f"proxy every {INTERVAL:g}s (t0: the wall clock right before helm starts; the admin login "
-             f"from Secret {ns}/grafana once it exists), and every {PODS_EVERY:g}s:"],
+             f"from Secret {ns}/grafana once it exists), and every {PODS_EVERY:g}s (every "
+             f"{HANDOVER_EVERY:g}s while Grafana answers and a pod from before t0 is alive: an answer counts "
+             "only from pods created after t0):"],
             kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR),
             ["# then repeated until every pod is ready; stops early on CrashLoopBackOff/ImagePullBackOff "
              "or a failed hook Job"],

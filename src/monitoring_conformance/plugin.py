@@ -157,7 +157,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """not_verified (a system the target lacks, or NotVerifiable from a check): a failure in strict mode,
-    a skip with --no-strict."""
+    a skip with --no-strict. Only for conformance tests (marked ``requirement``): in any other test (this
+    project's own) a NotVerifiable is an ordinary error, never a quiet skip."""
+    if item_requirement(item) is None:
+        return (yield)
     missing = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Unavailable)]
     if missing:
         _not_verified(item, missing[0].reason)
@@ -277,8 +280,15 @@ def _close(suite: Suite, *, failed: bool) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     suite = config.stash.get(SUITE, None)
-    if suite is None or suite.verdict is None:
+    if suite is not None:
+        _show_verdict(suite, terminalreporter)
+
+
+def _show_verdict(suite: Suite, terminalreporter: Any) -> None:
+    """The verdict line with the report's path, and the session problems; once."""
+    if suite.verdict is None or suite.verdict_shown or terminalreporter is None:
         return
+    suite.verdict_shown = True
     where = f" (report: {suite.report_paths[1]})" if suite.report_paths else ""
     terminalreporter.write_sep("=", f"acceptance verdict: {suite.verdict.upper()}{where}",
                                red=suite.verdict == FAIL, green=suite.verdict == PASS)
@@ -289,6 +299,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_unconfigure(config: pytest.Config) -> None:
     suite = config.stash.get(SUITE, None)
     if suite is not None:
+        # pytest skips the terminal summary after pytest.exit(returncode=3) (the target did not open):
+        # the report was written all the same, so say where it is
+        _show_verdict(suite, config.pluginmanager.get_plugin("terminalreporter"))
         _close(suite, failed=True)
         if suite.usage_error:
             _drop_junit(config)

@@ -125,6 +125,12 @@ def remove_stale(directory: Path, shown: str) -> list[Path]:
     Called when a run starts, so that a run that stops early (bad input) cannot leave an old "pass"
     behind. Returns the files removed; one that cannot be removed is a UsageError naming ``shown`` (the
     report folder option as given).
+
+    Nothing else is ever deleted: not other files, not a folder that carries one of these names, not the
+    file a symlink points to (only the link), and not ``diagnostics/``. An earlier run's diagnostics may be
+    the only record of a cluster that no longer exists, and a verdict cannot be read from them, so they
+    stay; a failing run writes its own diagnostics over them, file by file (``summary.json`` always says
+    which sections this run collected).
     """
     removed = []
     for name in REPORT_FILES:

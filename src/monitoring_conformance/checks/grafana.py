@@ -144,6 +144,9 @@ def ready_within(
 
     When this run installed the chart, ``observation`` (and ``ready_at``) come from the watch during the
     install (Stack.grafana_ready_evidence / grafana_ready_at): a real measurement, see checks/watched.py.
+    Without a usable watch, Grafana is polled now only if the pods show that the Grafana running was
+    created at or after t0 and none from before is left (``observation`` of the kubeconfig target, or a
+    watch of another dashboard); else t0 need not precede Grafana's start: not_verified.
     Otherwise Grafana is polled now:
 
     How the figure is read, so that a pass is never false:
@@ -157,10 +160,12 @@ def ready_within(
     """
     threshold = float(spec.threshold or 30.0)
     record.threshold = threshold
-    if observation and watched.usable(observation, dashboard_uid):
-        figure = watched.judge(grafana, observation, ready_at, threshold, record)
-        if figure is not None:
-            return figure
+    if observation:  # the install-time watch, or (kube targets) one look at the Grafana pods against t0
+        if watched.usable(observation, dashboard_uid):
+            return watched.judge(grafana, observation, ready_at, threshold, record)
+        if not watched.fresh(observation):
+            # the Grafana polled now may predate t0: a first-probe bound would lie
+            raise NotVerifiable(watched.not_fresh_reason(observation))
     if t0 is None:
         raise NotVerifiable("no deployment start time: pass --deployed-at")
     state: dict[str, Any] = {"attempts": 0, "first_probe": None}

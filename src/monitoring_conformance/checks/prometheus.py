@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitoring_conformance.api.app import Traffic
@@ -18,6 +19,48 @@ from monitoring_conformance.wait import CONFIG, Clock
 MIN_BURST_GAP_S = 1.0
 #: ...and at the latest this long after the previous burst (a counter that never catches up).
 BURST_EVERY_S = 5.0
+
+
+@dataclass
+class CounterBaseline:
+    """Where the request-rate check measures the profile's ``counter`` from, across drops of the sum.
+
+    ``counter`` is a sum over series. It drops when the backend restarts (its series starts again from 0)
+    and also while one series is missing for a scrape or two. A drop moves the baseline down to the
+    dropped value, and only POSTs acknowledged from then on must show (``acked_before``); if the sum comes
+    back to its peak before the drop, a series was only missing, and the earlier baseline is restored (else
+    that series' return would pass for growth the suite's POSTs made).
+    """
+
+    before: float = 0.0  # the value growth is measured from
+    acked_before: int = 0  # POSTs acknowledged before ``before`` was taken: not required to show
+    last: float = 0.0
+    peak: float = 0.0
+    resets: int = 0  # drops that still stand
+    saved: tuple[float, int, float] | None = None  # (before, acked_before, peak) from before the first drop
+
+    @classmethod
+    def first(cls, value: float | None) -> CounterBaseline:
+        """The baseline before the first burst: no series yet counts as 0 (born with the first POST)."""
+        start = value if value is not None and math.isfinite(value) else 0.0
+        return cls(start, 0, start, start)
+
+    def observe(self, value: float | None, acked: int) -> bool:
+        """Take one reading; True when it is a drop (the caller sends one more burst at once)."""
+        if value is None or not math.isfinite(value):
+            return False
+        dropped = value < self.last
+        if dropped:
+            if self.saved is None:
+                self.saved = (self.before, self.acked_before, self.peak)
+            self.before, self.acked_before = value, acked
+            self.resets += 1
+        elif self.saved is not None and value >= self.saved[2]:
+            self.before, self.acked_before, _ = self.saved  # back at the old peak: a gap, not a restart
+            self.saved, self.resets = None, 0
+        self.last = value
+        self.peak = max(self.peak, value)
+        return dropped
 
 
 class TrafficSource(Protocol):
@@ -170,6 +213,11 @@ def request_rate(
     :data:`MIN_BURST_GAP_S`), else every :data:`BURST_EVERY_S` seconds. That adapts to any scrape
     interval, and on a fresh stack the rate shows one scrape after the second burst. Total traffic is
     bounded by the budget.
+
+    A counter without a series before the first burst counts as 0 (the series is born with the first
+    POST). A counter that goes *down* (the backend restarted) is measured again from the lower value: only
+    POSTs acknowledged after it count, and one more burst goes out at once (the POSTs before it may or may
+    not be in the lower value); see :class:`CounterBaseline` for a series that was only missing.
     """
     query = spec.text("query")
     counter = spec.text("counter")
@@ -179,35 +227,45 @@ def request_rate(
     clk = clock or CONFIG.clock
     sent = Traffic()
     state: dict[str, Any] = {
-        "bursts": 0, "last_burst": 0.0, "rate": None, "before": None, "after": None, "growth": 0.0
+        "bursts": 0, "last_burst": 0.0, "rate": None, "after": None, "growth": 0.0, "burst_now": False,
+        "base": CounterBaseline(),
     }  # fmt: skip
 
     def probe() -> float:
         if state["bursts"] == 0:
-            # None: no series yet (nothing counted so far), i.e. 0
-            state["before"] = prometheus.scalar(counter) or 0.0
+            state["base"] = CounterBaseline.first(prometheus.scalar(counter))
+        base: CounterBaseline = state["base"]
+        required = sent.posts_ok - base.acked_before  # acknowledged since the baseline
         rate_low = state["rate"] is None or not above(state["rate"], threshold)
         since = clk.now() - state["last_burst"]
-        scraped = 0 < sent.posts_ok <= state["growth"]  # Prometheus has counted every burst so far
-        if state["bursts"] == 0 or (
+        scraped = 0 < required <= state["growth"]  # Prometheus has counted every burst so far
+        if state["bursts"] == 0 or state["burst_now"] or (
             rate_low and (since >= BURST_EVERY_S or (scraped and since >= MIN_BURST_GAP_S))
         ):
             state["bursts"] += 1
+            state["burst_now"] = False
             state["last_burst"] = clk.now()
             sent.add(app.traffic(burst))
         value = prometheus.scalar(query)
         state["rate"] = value
         after = prometheus.scalar(counter)
         state["after"] = after
-        growth = (after or 0.0) - float(state["before"])
+        if base.observe(after, sent.posts_ok):
+            state["burst_now"] = True  # POSTs from before the drop may be in the lower value: send new ones
+        required = sent.posts_ok - base.acked_before
+        growth = (after or 0.0) - base.before
         state["growth"] = growth if math.isfinite(growth) else 0.0
+        since_what = "the counter's reset" if base.resets else "the first burst"
         problems = []
         if sent.posts_ok == 0:
             problems.append(f"no POST of the suite was acknowledged ({sent.describe()})")
-        elif not (math.isfinite(growth) and growth >= sent.posts_ok):
+        elif required <= 0:
+            problems.append(f"{counter} went down (a reset, {base.resets} so far): no POST of the suite "
+                            "acknowledged since, one more burst goes out")
+        elif not (math.isfinite(growth) and growth >= required):
             problems.append(
-                f"{counter} grew by {_shown(growth if after is not None else None)} since the first burst,"
-                f" expected at least {sent.posts_ok} (the acknowledged POSTs)"
+                f"{counter} grew by {_shown(growth if after is not None else None)} since {since_what},"
+                f" expected at least {required} (the acknowledged POSTs)"
             )
         if value is None or not above(value, threshold):
             problems.append(f"request rate is {_shown(value)} after {sent.describe()}: {query}")
@@ -225,9 +283,12 @@ def request_rate(
             ),
             look_next=lambda: targets_hint(prometheus),
         )
-        growth = float(state["after"] or 0.0) - float(state["before"] or 0.0)
+        base = state["base"]
+        growth = float(state["after"] or 0.0) - base.before
+        counted = sent.posts_ok - base.acked_before
+        reset = f", measured from the last of {base.resets} counter reset(s)" if base.resets else ""
         record.message = (
-            f"{rate:g} req/s; {counter} grew by {growth:g} for {sent.posts_ok} acknowledged POSTs"
+            f"{rate:g} req/s; {counter} grew by {growth:g} for {counted} acknowledged POSTs{reset}"
             f" ({sent.answered} generated requests)"
         )
         return rate
@@ -241,11 +302,12 @@ def request_rate(
             f" ({prometheus.endpoint.describe()})",
             {
                 "rate": _json_number(rate_seen),
-                "counter_before": _json_number(state["before"]),
+                "counter_before": _json_number(state["base"].before if state["bursts"] else None),
                 "counter_after": _json_number(state["after"]),
                 "requests_answered": sent.answered,
                 "posts": sent.posts,
                 "posts_acknowledged": sent.posts_ok,
+                "counter_resets": state["base"].resets,
                 "traffic_error": sent.error or None,
             },
         )

@@ -26,7 +26,9 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     #: Wall time Grafana was first seen ready while this run installed the chart (None: not observed).
     grafana_ready_at: float | None = None
-    #: How that was observed (t0, watched_until, attempts, interval, dashboard_uid...); empty: not watched.
+    #: How that was observed (t0, watched_until, attempts, interval, dashboard_uid, redeployed, fresh...);
+    #: for a t0 that was not watched, the kube targets' one look at the Grafana pods (redeployed, fresh);
+    #: empty: nothing known (urls target).
     grafana_ready_evidence: dict[str, Any] = field(default_factory=dict)
 
 

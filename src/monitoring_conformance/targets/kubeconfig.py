@@ -21,7 +21,7 @@ from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.diagnostics import Sources, collect
 from monitoring_conformance.errors import ConformanceError, ToolError
-from monitoring_conformance.install_watch import GRAFANA_SELECTOR, INTERVAL, GrafanaWatch
+from monitoring_conformance.install_watch import GRAFANA_SELECTOR, INTERVAL, GrafanaWatch, pods_evidence
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.release import (
     ClusterHelm,
@@ -126,13 +126,17 @@ class KubeconfigTarget:
                     rollback_on_failure=True,
                 ),
                 [f"# while helm runs: GET Grafana /api/health and its overview dashboard through the "
-                 f"API-server proxy every {INTERVAL:g}s (t0: the wall clock right before helm starts); also"],
+                 f"API-server proxy every {INTERVAL:g}s (t0: the wall clock right before helm starts; an "
+                 "answer counts only once no Grafana pod created before t0 is left); also"],
                 kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR),
                 ["# then repeated until every pod is ready"],
                 kubectl.pods_and_jobs_argv(ns),
             ]
         else:
-            lines += [helm.status_argv(s.release, ns)]
+            lines += [helm.status_argv(s.release, ns),
+                      ["# Grafana pods created before t0 (info.last_deployed or --deployed-at) make "
+                       "grafana.ready_within_30s not_verified:"],
+                      kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR)]
         if not (s.grafana.user and s.grafana.password):
             lines += [helm.get_values_argv(s.release, ns),
                       [f"# GET Secret {ns}/grafana (kubernetes client), then POST "
@@ -177,6 +181,9 @@ class KubeconfigTarget:
         if readiness is not None:
             self.stack.grafana_ready_at = readiness.ready_at
             self.stack.grafana_ready_evidence = dict(readiness.evidence)
+        elif t0 is not None:  # a t0 this run did not watch: is the Grafana running now younger than it?
+            self.stack.grafana_ready_evidence = pods_evidence(self.kubectl(), s.monitoring_namespace, t0,
+                                                              source)
         return self.stack
 
     def grafana_watch(self) -> GrafanaWatch | None:

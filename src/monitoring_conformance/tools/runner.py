@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,12 +91,15 @@ class RecordingRunner:
     """A runner double for unit tests: records every argv and answers from scripted responders.
 
     ``responders`` are tried in order; the first that returns a Result (or an Exception, which is raised)
-    wins. Unanswered commands succeed with empty output. Nothing is ever executed.
+    wins. Unanswered commands succeed with empty output. Nothing is ever executed. It may be called from
+    several threads (helm in a worker thread while Grafana is watched): ``calls[i]`` and ``timeouts[i]``
+    always belong to the same command. Responders with state of their own guard it themselves.
     """
 
     responders: list[Responder] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def on(self, prefix: Sequence[str], *, stdout: str = "", stderr: str = "", returncode: int = 0) -> None:
         """Answer commands whose argv starts with ``prefix`` (compared after the executable's basename)."""
@@ -128,9 +132,11 @@ class RecordingRunner:
         cwd: str | os.PathLike[str] | None = None,
     ) -> Result:
         args = tuple(str(a) for a in argv)
-        self.calls.append(args)
-        self.timeouts.append(timeout)
-        for responder in self.responders:
+        with self.lock:  # one command's argv and timeout land at the same index
+            self.calls.append(args)
+            self.timeouts.append(timeout)
+            responders = list(self.responders)
+        for responder in responders:
             answer = responder(args)
             if isinstance(answer, Exception):
                 raise answer

@@ -317,6 +317,71 @@ def test_request_rate_counts_a_counter_born_in_the_burst_from_zero(fake_clock: F
     assert "grew by 3 for 3 acknowledged POSTs" in record.message
 
 
+class RestartingCounter:
+    """The POST counter of a backend that restarts right after the first burst: 100 at the baseline, then
+    only what the restarted process counted (the first burst's POSTs were lost with the old process)."""
+
+    def __init__(self, app: TodoAppDouble, *, after_restart: Any = None) -> None:
+        self.app = app
+        self.reads = 0
+        self.after_restart = after_restart
+
+    def __call__(self) -> Any:
+        self.reads += 1
+        if self.reads == 1:
+            return [({}, 100.0)]
+        if self.reads == 2 and self.after_restart is not None:
+            self.after_restart()
+        return [({}, float(max(0, self.app.next_id - 1 - 3)))]
+
+
+def test_a_counter_reset_is_measured_again_from_the_lower_value(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble()
+    double = rate_double(app_double, [({}, 2.0)], counter=RestartingCounter(app_double))
+
+    rate, record = run_rate(double, app_double, fake_clock, timeout=30)
+
+    assert rate == 2.0
+    assert len(app_double.calls) == 18  # one more burst right after the reset
+    assert "grew by 3 for 3 acknowledged POSTs, measured from the last of 1 counter reset(s)" in (
+        record.message
+    )
+    assert '"counter_resets": 1' in record.evidence[0]["response"]
+
+
+def test_after_a_counter_reset_only_posts_acknowledged_since_count(fake_clock: FakeClock) -> None:
+    app_double = TodoAppDouble()
+
+    def posts_fail_from_now_on() -> None:
+        app_double.broken["create"] = 500
+
+    counter = RestartingCounter(app_double, after_restart=posts_fail_from_now_on)
+    double = rate_double(app_double, [({}, 2.0)], counter=counter)
+
+    with pytest.raises(CheckFailed) as caught:
+        run_rate(double, app_double, fake_clock, timeout=10)
+
+    assert f"{COUNTER} went down (a reset, 1 so far): no POST of the suite acknowledged since" in str(
+        caught.value
+    )
+
+
+def test_a_series_missing_for_a_scrape_does_not_pass_for_growth(fake_clock: FakeClock) -> None:
+    """Two pods count 60 + 40; one pod's series is missing for one reading, then back: the sum's return
+    to 100 is not the suite's POSTs (measured from the dip it would be 'grew by 40 for 3')."""
+    app_double = TodoAppDouble()
+    readings = iter([100.0, 60.0, 100.0])
+
+    def counter() -> Any:
+        return [({}, next(readings, 100.0 + app_double.next_id - 1))]
+
+    rate, record = run_rate(rate_double(app_double, [({}, 2.0)], counter=counter), app_double, fake_clock)
+
+    assert rate == 2.0
+    assert "grew by 6 for 6 acknowledged POSTs (18 generated requests)" in record.message
+    assert '"counter_resets": 0' in record.evidence[0]["response"]
+
+
 def test_request_rate_fails_with_the_query_and_bounded_traffic(fake_clock: FakeClock) -> None:
     app_double = TodoAppDouble()
     double = rate_double(app_double, RateAfter(empty=10**6, value=0))

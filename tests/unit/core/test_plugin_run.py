@@ -277,3 +277,17 @@ def test_rate_query_vector_helper_matches_the_profile() -> None:
     assert spec.text("query") == expr
     assert spec.text("counter") == COUNTER
     assert vector([])["data"]["result"] == []
+
+
+def test_not_verifiable_outside_the_conformance_suite_is_an_error_not_a_skip(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        "from monitoring_conformance.checks.base import NotVerifiable\n"
+        "def test_a_check_that_could_not_decide():\n"
+        "    raise NotVerifiable('no t0')\n"
+    )
+
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:pytest-kind")
+
+    result.assert_outcomes(failed=1)  # a project test that ends in NotVerifiable must not pass as a skip

@@ -196,3 +196,22 @@ def test_remove_stale_removes_only_the_report_files(tmp_path: Path) -> None:
 
     assert sorted(p.name for p in removed) == ["acceptance.json", "acceptance.md", "junit.xml"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diagnostics", "junit-unit.xml", "notes.md"]
+
+
+def test_remove_stale_keeps_earlier_diagnostics_folders_and_link_targets(tmp_path: Path) -> None:
+    report_dir = tmp_path / "reports"
+    (report_dir / "diagnostics" / "logs").mkdir(parents=True)
+    (report_dir / "diagnostics" / "summary.json").write_text("{}")
+    (report_dir / "diagnostics" / "logs" / "grafana.log").write_text("earlier run")
+    (report_dir / "acceptance.md").mkdir()  # a folder with a report file's name is not ours to remove
+    elsewhere = tmp_path / "mine.json"
+    elsewhere.write_text("the user's file")
+    (report_dir / "acceptance.json").symlink_to(elsewhere)
+
+    removed = reports.remove_stale(report_dir, "--report-dir x")
+
+    assert [p.name for p in removed] == ["acceptance.json"]  # the link, not what it points to
+    assert elsewhere.read_text() == "the user's file"
+    assert (report_dir / "acceptance.md").is_dir()
+    assert (report_dir / "diagnostics" / "logs" / "grafana.log").read_text() == "earlier run"
+    assert (report_dir / "diagnostics" / "summary.json").is_file()

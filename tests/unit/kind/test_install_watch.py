@@ -6,9 +6,11 @@ Grafana service's API-server proxy URL, so the watch reaches it exactly as it wo
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,14 @@ from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.checks import grafana as checks
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.errors import CommandFailed
+from monitoring_conformance.install_watch import GRAFANA_SELECTOR
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
 from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kind import KindTarget
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
+from monitoring_conformance.tools.runner import RecordingRunner, Result
 
 from .conftest import API_SERVER, answer, happy_runner, kind_payload, pods_of, write_kubeconfig
 from .test_kubeaccess import CoreV1ApiDouble, grafana_secret
@@ -101,6 +105,50 @@ def watched(options: KindOptions) -> KindOptions:
     return options
 
 
+def stamp(t: float) -> str:
+    """The creationTimestamp the API server writes for fake-clock time ``t`` (whole seconds, UTC)."""
+    return datetime.fromtimestamp(int(EPOCH + t), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def grafana_pod(name: str, created: float, *, deleting: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "monitoring", "creationTimestamp": stamp(created),
+                            "labels": {"app.kubernetes.io/name": "grafana"}}  # fmt: skip
+    if deleting:
+        meta["deletionTimestamp"] = stamp(created + 3600)
+    ready = {"type": "Ready", "status": "True"}
+    return {"kind": "Pod", "metadata": meta, "status": {"phase": "Running", "conditions": [ready]}}
+
+
+def with_grafana_pods(
+    runner: RecordingRunner,
+    clock: FakeClock,
+    *,
+    new_at: float | None = 1002.0,
+    old_until: float | None = None,
+) -> RecordingRunner:
+    """``kubectl get pods --selector app.kubernetes.io/name=grafana`` as the fake clock goes: the pod of an
+    earlier install (created long before t0 = 1000) alive until ``old_until`` (None: there is none), then
+    being deleted; this install's pod from ``new_at`` on (None: helm never replaces Grafana)."""
+
+    def responder(argv: tuple[str, ...]) -> Result | None:
+        if not (pods_of("monitoring")((Path(argv[0]).name, *argv[1:])) and GRAFANA_SELECTOR in argv):
+            return None
+        pods = []
+        if old_until is not None:
+            pods.append(grafana_pod("grafana-5c4b7d9f8-old01", 100.0, deleting=clock.t >= old_until))
+        if new_at is not None and clock.t >= new_at:
+            pods.append(grafana_pod("grafana-6d5f7c9b8d-new01", new_at))
+        return Result(argv, 0, json.dumps({"kind": "List", "items": pods}), "")
+
+    runner.responders.insert(0, responder)
+    return runner
+
+
+def fresh_runner(clock: FakeClock) -> RecordingRunner:
+    """Everything works, and helm deploys a new Grafana pod 2 s after it started."""
+    return with_grafana_pods(happy_runner(), clock)
+
+
 def grafana_double(clock: FakeClock, ready_after: float) -> GrafanaLoginDouble:
     return GrafanaLoginDouble(PASSWORD, base_url=GRAFANA_PROXY, clock=clock, health_after=ready_after)
 
@@ -148,7 +196,7 @@ def test_grafana_ready_in_time_is_a_measured_pass(
 ) -> None:
     grafana = grafana_double(clock, ready_after=12.2)
 
-    _, stack = open_kind(tmp_path, watched, happy_runner(), clock, host, grafana)
+    _, stack = open_kind(tmp_path, watched, fresh_runner(clock), clock, host, grafana)
     calls_before_check = len(grafana.calls)
     measured, record = judge(stack, clock)
 
@@ -167,7 +215,7 @@ def test_grafana_ready_in_time_is_a_measured_pass(
 def test_grafana_ready_after_31_seconds_fails_with_the_figure(
     tmp_path: Path, watched: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
-    _, stack = open_kind(tmp_path, watched, happy_runner(), clock, host, grafana_double(clock, 31.0))
+    _, stack = open_kind(tmp_path, watched, fresh_runner(clock), clock, host, grafana_double(clock, 31.0))
 
     with pytest.raises(CheckFailed) as caught:
         judge(stack, clock)
@@ -182,7 +230,7 @@ def test_grafana_ready_after_31_seconds_fails_with_the_figure(
 def test_helm_failing_while_grafana_is_polled_stops_the_watch_with_helms_error(
     tmp_path: Path, watched: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
-    runner = happy_runner()
+    runner = fresh_runner(clock)
     helm_error = "Error: UPGRADE FAILED: resource mapping not found for kind ServiceMonitor"
     helm_ran = threading.Event()
 
@@ -239,7 +287,7 @@ def test_the_admin_secret_is_read_when_helm_has_created_it(
     secrets = LateSecretDouble(clock, at=1008.0)
     grafana = grafana_double(clock, ready_after=2.0)
 
-    _, stack = open_kind(tmp_path, watched, happy_runner(), clock, host, grafana, secrets=secrets)
+    _, stack = open_kind(tmp_path, watched, fresh_runner(clock), clock, host, grafana, secrets=secrets)
 
     assert stack.grafana_ready_at == EPOCH + 1008.0  # healthy at +2 s, but the dashboard needs the login
     assert len(secrets.reads) > 1
@@ -248,7 +296,7 @@ def test_the_admin_secret_is_read_when_helm_has_created_it(
 def test_an_observation_of_another_dashboard_is_not_used(
     tmp_path: Path, watched: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
-    _, stack = open_kind(tmp_path, watched, happy_runner(), clock, host, grafana_double(clock, 31.0))
+    _, stack = open_kind(tmp_path, watched, fresh_runner(clock), clock, host, grafana_double(clock, 31.0))
 
     with pytest.raises(CheckFailed, match="FAILED after"):  # polls itself: no dashboard "other" exists
         judge(stack, clock, uid="other")
@@ -259,7 +307,10 @@ def test_an_observation_of_another_dashboard_is_not_used(
 
 def observation(**fields: Any) -> Mapping[str, Any]:
     base = {"t0": 1000.0, "t0_source": T0_SOURCE, "watched_until": 1150.0, "attempts": 300,
-            "interval": 0.5, "dashboard_uid": "todo-overview", "via": "Grafana (API-server proxy)"}
+            "interval": 0.5, "dashboard_uid": "todo-overview", "via": "Grafana (API-server proxy)",
+            "redeployed": True, "fresh": True, "answered": False,
+            "grafana_pods": [{"name": "grafana-6d5f7c9b8d-new01", "created": stamp(1002.0), "new": True,
+                              "alive": True}]}
     return {**base, **fields}  # fmt: skip
 
 
@@ -298,7 +349,7 @@ def test_kubeconfig_install_chart_measures_grafana_live_too(
     tmp_path: Path, tools: Path, clock: FakeClock
 ) -> None:
     config = write_kubeconfig(tmp_path / "kubeconfig")
-    runner = happy_runner()
+    runner = fresh_runner(clock)
     grafana = grafana_double(clock, ready_after=7.2)
     api = RecordedTransport(base_url=API_SERVER)
     api.route("POST", r".*/proxy/login", lambda call, match: Reply(200, {"message": "Logged in"}))

@@ -1,0 +1,74 @@
+"""What the CLI shows on a run that does not end normally: nothing pytest wrote is lost, and the report's
+path is printed whenever a report was written (also when pytest skips its terminal summary)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from tests.doubles import PrometheusDouble
+from tests.unit.core.helpers import DoublesPlugin
+
+from monitoring_conformance import cli
+from monitoring_conformance.errors import ConformanceError
+from monitoring_conformance.settings import OPTIONS
+
+pytestmark = pytest.mark.unit
+
+CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
+QUERY = 'node_cpu_seconds_total{job="node"}'
+
+
+def cpu_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    for key, value in CLEAN_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "cpu.yaml"
+    profile.write_text(f"requirements:\n  metrics.cpu: {{timeout: 1, queries: {{node_cpu: '{QUERY}'}}}}\n")
+    return ["--prometheus-url", PrometheusDouble.base_url, "--report-dir", str(tmp_path / "r"),
+            "--profile", str(profile), "-p", "no:cacheprovider"]  # fmt: skip
+
+
+class InterruptedAtTheEnd:
+    """pytest writes a line on stderr, then a Ctrl-C arrives while it shuts down (kind teardown...)."""
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        sys.stderr.write("pytest warning written on stderr during the run\n")
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_that_escapes_pytest_keeps_what_pytest_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = cpu_run(tmp_path, monkeypatch)
+    doubles = DoublesPlugin({"Prometheus": PrometheusDouble(vectors={QUERY: [({}, 1.0)]})})
+
+    code = cli.main(args, plugins=[doubles, InterruptedAtTheEnd()])
+
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INCOMPLETE
+    assert captured.err.splitlines() == ["pytest warning written on stderr during the run", "interrupted"]
+    assert "test session starts" in captured.out  # the held header was released, not dropped
+    assert "acceptance verdict: PASS (report: " in captured.out
+
+
+def test_the_report_path_is_shown_when_the_target_did_not_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = cpu_run(tmp_path, monkeypatch)
+
+    def cannot_open(self: object) -> object:
+        raise ConformanceError("urls target: the stack went away")
+
+    monkeypatch.setattr("monitoring_conformance.targets.urls.UrlsTarget.open", cannot_open)
+
+    code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble()})])
+
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INCOMPLETE
+    assert (tmp_path / "r" / "acceptance.md").is_file()
+    report_md = tmp_path / "r" / "acceptance.md"
+    assert f"acceptance verdict: FAIL (report: {report_md})" in captured.out
+    assert captured.out.count("acceptance verdict:") == 1
+    assert "the urls target did not open: urls target: the stack went away" in captured.out
