@@ -67,11 +67,12 @@ def help_text() -> str:
     lines += [
         "",
         "Each option comes from the command line, else its environment twin, else an ini key mc_<name>,",
-        "else the default. ./scripts/conformance sets MC_TARGET=kind when it is unset.",
+        "else the default (--report-dir has no ini key). ./scripts/conformance sets MC_TARGET=kind when",
+        "it is unset.",
         "Grafana credentials come from MC_GRAFANA_USER / MC_GRAFANA_PASSWORD or MC_GRAFANA_TOKEN only.",
         "exit codes: 0 pass, 1 verdict fail, 2 bad input, 3 run incomplete",
         "  (3: interrupted, the target could not be opened, the kind preflight failed, or the report could",
-        "  not be written)",
+        "  not be written); a run that ends with 3 leaves no junit.xml (acceptance.json says why)",
     ]
     return "\n".join(lines)
 
@@ -87,7 +88,10 @@ def _option_value(args: Sequence[str], flag: str) -> str | None:
 
 
 def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
-    """The report folder the run will use (CLI > env > default), checked writable before pytest starts."""
+    """The report folder the run will use (CLI > env > default), checked writable before pytest starts.
+
+    The same folder the plugin resolves: ``report_dir`` has no ini twin (settings refuse ``mc_report_dir``).
+    """
     opt = OPTION_BY_NAME["report_dir"]
     given = _option_value(args, opt.flag)
     shown = f"{opt.flag} {given}" if given is not None else None
@@ -171,6 +175,7 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     captured = io.StringIO()
     # pytest's header waits here until the target is open: bad input shows as one line on stderr, alone
     gate = OutputGate(sys.stdout)
+    directory: Path | None = None
     try:
         env = dict(os.environ)
         directory = report_dir(args, env)
@@ -189,16 +194,19 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     except ConformanceError as exc:
         gate.release()
         _spill(captured)
+        _drop_junit(directory)
         sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except KeyboardInterrupt:
         gate.release()
         _spill(captured)  # what pytest said on stderr before the interrupt got out of it
+        _drop_junit(directory)
         sys.stderr.write("interrupted\n")
         return EXIT_INCOMPLETE
     except Exception as exc:  # the promise is: no traceback, ever
         gate.release()
         _spill(captured)
+        _drop_junit(directory)
         sys.stderr.write(redact(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}") + "\n")
         return EXIT_INCOMPLETE
     result = exit_code(code)
@@ -210,7 +218,17 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     else:
         gate.release()
         _spill(captured)
+        if result == EXIT_INCOMPLETE:
+            _drop_junit(directory)
     return result
+
+
+def _drop_junit(directory: Path | None) -> None:
+    """Remove the JUnit of a run that did not complete (exit 3): a CI gate would read its cases (none when
+    the target did not open, or the ones that ran before an interrupt) as green. acceptance.json stays."""
+    if directory is not None:
+        with contextlib.suppress(OSError):
+            (directory / "junit.xml").unlink(missing_ok=True)
 
 
 def _spill(captured: io.StringIO) -> None:

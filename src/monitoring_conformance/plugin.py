@@ -75,7 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 group.addoption(opt.flag, dest=opt.dest, default=None, metavar=metavar, help=helptext)
         except ValueError:
             continue  # another plugin owns this flag; the env twin still works
-        parser.addini(opt.ini, f"{opt.help} (conformance suite)", default=None)
+        # an ini key without a twin is still registered, so that a value there is refused in one line
+        inihelp = opt.help if opt.in_ini else f"refused: use {opt.flag} or {opt.env}"
+        parser.addini(opt.ini, f"{inihelp} (conformance suite)", default=None)
 
 
 def _read_cli(config: pytest.Config) -> dict[str, object | None]:

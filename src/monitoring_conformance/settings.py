@@ -2,6 +2,8 @@
 
 Every option has a CLI flag, an environment twin, an ini key (``mc_<name>``) and a default. The order is
 CLI > env > ini > default. :func:`resolve` is pure: the plugin hands it the three sources as mappings.
+``report_dir`` has no ini twin: the CLI prepares the report folder (JUnit path, earlier reports removed)
+before pytest reads its configuration, so an ini value could not reach it; ``mc_report_dir`` is refused.
 Grafana credentials come only from the environment (or the cluster's Secret), never from a flag.
 """
 
@@ -42,6 +44,7 @@ class Option:
     kind: str = "str"  # str | choice | bool | float | url | path | time
     choices: tuple[str, ...] = ()
     negative_flag: str | None = None
+    in_ini: bool = True  # False: no ini twin (an ini value is refused with a UsageError)
 
     @property
     def dest(self) -> str:
@@ -59,7 +62,8 @@ OPTIONS: tuple[Option, ...] = (
            "requirement profile: a name in fixtures/profiles or a YAML path"
            " (default per target: urls host, kubeconfig managed, kind kind)"),
     Option("report_dir", "--report-dir", "MC_REPORT_DIR", "reports",
-           "folder for acceptance.json, acceptance.md, junit.xml and diagnostics/", kind="path"),
+           "folder for acceptance.json, acceptance.md, junit.xml and diagnostics/", kind="path",
+           in_ini=False),
     Option("strict", "--strict", "MC_STRICT", "true",
            "treat not_verified requirements as failures (--no-strict: report them only)",
            kind="bool", negative_flag="--no-strict"),
@@ -197,6 +201,11 @@ def show(opt: Option, origin: str, value: object) -> str:
 def _pick(
     opt: Option, cli: Mapping[str, object | None], env: Mapping[str, str], ini: Mapping[str, str | None]
 ) -> tuple[object | None, str]:
+    if not opt.in_ini and ini.get(opt.name) not in (None, ""):
+        raise UsageError(
+            f"ini {opt.ini} = {ini[opt.name]}: {opt.flag} has no ini key; remove it from the ini file and"
+            f" pass {opt.flag} {ini[opt.name]} or set {opt.env}={ini[opt.name]}"
+        )
     value = cli.get(opt.name)
     if value is not None:
         return value, "cli"

@@ -188,10 +188,11 @@ class PodState:
     stuck: str | None  # why it cannot recover (CrashLoopBackOff ...), None when it may still recover
     waiting: str | None  # the first waiting reason, for messages
     owner: str | None = None  # "Job/x", "ReplicaSet/y": the controller that owns the pod
-    settled: bool = False  # finished for good (Succeeded, or Failed and left to its controller)
+    settled: bool = False  # finished for good (Succeeded, or Failed and left to its controller), or going
+    terminating: bool = False  # metadata.deletionTimestamp is set: the pod is being deleted
 
     def describe(self) -> str:
-        detail = self.stuck or self.waiting or self.phase
+        detail = "terminating" if self.terminating else self.stuck or self.waiting or self.phase
         return f"{self.namespace}/{self.name} ({detail})"
 
     @property
@@ -241,11 +242,14 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
     if stuck is None and phase == "Failed" and HOOK_ANNOTATION in annotations:
         stuck = f"helm hook ({annotations[HOOK_ANNOTATION]}) failed"  # a bare hook pod (helm test)
     owner = _controller(meta)
+    # A pod being deleted (an old replica during a rollout) goes away whatever its state: it is not waited
+    # for, and its CrashLoopBackOff says nothing about the pods that replace it.
+    terminating = bool(meta.get("deletionTimestamp"))
     # A finished pod never becomes ready: a Succeeded one is done, and a Failed one with a controller is the
     # controller's business (a Job retries or fails, see job_failures; a ReplicaSet replaces an evicted pod).
-    settled = phase == "Succeeded" or (phase == "Failed" and owner is not None)
+    settled = terminating or phase == "Succeeded" or (phase == "Failed" and owner is not None)
     return PodState(namespace, name, phase, ready, stuck if not settled else None, waiting,
-                    f"{owner[0]}/{owner[1]}" if owner else None, settled)
+                    f"{owner[0]}/{owner[1]}" if owner else None, settled, terminating)
 
 
 def job_failures(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -270,7 +274,7 @@ def pod_failures(pods: Sequence[Mapping[str, Any]]) -> list[PodState]:
 
 
 def not_ready(pods: Sequence[Mapping[str, Any]]) -> list[PodState]:
-    """Pods a readiness wait still has to wait for (finished Job pods and replaced pods excluded)."""
+    """Pods a readiness wait still has to wait for (not finished Job pods, replaced or terminating pods)."""
     return [state for state in map(pod_state, pods) if state.blocks]
 
 
@@ -317,17 +321,19 @@ def wait_pods_ready(kubectl: Kubectl, namespace: str, *, timeout: float, clock: 
     """Wait until every pod of ``namespace`` is ready (finished Job pods and replaced pods count as done).
 
     Pods and Jobs are read in one call. The wait stops at once, with the reason, when a pod cannot recover
-    (see :data:`STUCK_REASONS`) or a helm hook Job has failed.
+    (see :data:`STUCK_REASONS`) or a helm hook Job has failed. Pods being deleted are ignored.
     """
 
     def all_ready() -> None:
-        pods, jobs = kubectl.pods_and_jobs(namespace)
+        listed, jobs = kubectl.pods_and_jobs(namespace)
+        pods = [pod for pod in listed if not pod_state(pod).terminating]
         stuck = pod_failures(pods)
         hooks = job_failures(jobs)
         if stuck or hooks:
             raise _stuck_error(f"namespace {namespace}", stuck, hooks)
         if not pods:
-            raise AssertionError(f"no pods in namespace {namespace} yet")
+            going = f" ({len(listed)} terminating)" if listed else ""
+            raise AssertionError(f"no pods in namespace {namespace} yet{going}")
         waiting = not_ready(pods)
         if waiting:
             names = ", ".join(s.describe() for s in waiting[:8])
