@@ -87,24 +87,29 @@ def _option_value(args: Sequence[str], flag: str) -> str | None:
     return value
 
 
-def report_dir(args: Sequence[str], env: dict[str, str]) -> Path:
-    """The report folder the run will use (CLI > env > default), checked writable before pytest starts.
+def report_dir(args: Sequence[str], env: dict[str, str]) -> tuple[Path, str]:
+    """The report folder the run will use (CLI > env > default), checked writable before pytest starts,
+    and the option as given (for messages).
 
     The same folder the plugin resolves: ``report_dir`` has no ini twin (settings refuse ``mc_report_dir``).
     """
     opt = OPTION_BY_NAME["report_dir"]
-    given = _option_value(args, opt.flag)
-    shown = f"{opt.flag} {given}" if given is not None else None
-    if given is None and env.get(opt.env):
-        given, shown = env[opt.env], f"{opt.env}={env[opt.env]}"
+    given, shown = _given(args, env, "report_dir")
     directory = Path(given or str(opt.default))
-    return ensure_writable(directory, shown or f"{opt.flag} {directory}")
+    shown = shown or f"{opt.flag} {directory}"
+    return ensure_writable(directory, shown), shown
 
 
-def _given(args: Sequence[str], env: dict[str, str], name: str) -> str | None:
+def _given(args: Sequence[str], env: dict[str, str], name: str) -> tuple[str | None, str | None]:
+    """Option ``name`` as the user gave it (its flag, else its non-empty env twin), and how that reads
+    in a message (``--flag value`` or ``ENV=value``); ``(None, None)`` when not given."""
     opt = OPTION_BY_NAME[name]
     value = _option_value(args, opt.flag)
-    return value if value is not None else env.get(opt.env)
+    if value is not None:
+        return value, f"{opt.flag} {value}"
+    if env.get(opt.env):
+        return env[opt.env], f"{opt.env}={env[opt.env]}"
+    return None, None
 
 
 def plan_requested(args: Sequence[str], env: dict[str, str]) -> bool:
@@ -126,13 +131,10 @@ def kind_preflight(
     missing, one line each with its fix) and nothing else: no pytest session, no report of a run that
     never started. A ``--values`` file that does not exist is a usage error before any command runs.
     """
-    values = OPTION_BY_NAME["values"]
-    given = _option_value(args, values.flag)
-    if given is not None:
-        check_values_file(Path(given), f"{values.flag} {given}")
-    elif env.get(values.env):
-        check_values_file(Path(env[values.env]), f"{values.env}={env[values.env]}")
-    target = _given(args, env, "target") or str(OPTION_BY_NAME["target"].default)
+    given, shown = _given(args, env, "values")
+    if given is not None and shown is not None:
+        check_values_file(Path(given), shown)
+    target = _given(args, env, "target")[0] or str(OPTION_BY_NAME["target"].default)
     if target != "kind" or plan_requested(args, env):
         return
     preflight.require(preflight.run_preflight(runner or SubprocessRunner(), host))
@@ -148,7 +150,7 @@ def pytest_args(args: Sequence[str], directory: Path, *, plan: bool = False) -> 
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip
     if not plan:
-        wanted.append(f"--junitxml={directory / 'junit.xml'}")
+        wanted.append(f"--junitxml={directory / reports.JUNIT_NAME}")
     if not any(a.startswith("--tb") for a in extra):
         wanted.append("--tb=short")
     return [*wanted, *extra]
@@ -178,9 +180,9 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     directory: Path | None = None
     try:
         env = dict(os.environ)
-        directory = report_dir(args, env)
+        directory, shown_dir = report_dir(args, env)
         # an earlier run's report must not outlive this one (e.g. a "pass" next to this run's bad input)
-        reports.remove_stale(directory, _shown_report_dir(args, env, directory))
+        reports.remove_stale(directory, shown_dir)
         kind_preflight(args, env)
         suite_argv = pytest_args(args, directory, plan=plan_requested(args, env))
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(gate):
@@ -228,7 +230,7 @@ def _drop_junit(directory: Path | None) -> None:
     the target did not open, or the ones that ran before an interrupt) as green. acceptance.json stays."""
     if directory is not None:
         with contextlib.suppress(OSError):
-            (directory / "junit.xml").unlink(missing_ok=True)
+            (directory / reports.JUNIT_NAME).unlink(missing_ok=True)
 
 
 def _spill(captured: io.StringIO) -> None:
@@ -237,9 +239,3 @@ def _spill(captured: io.StringIO) -> None:
     if text:
         sys.stderr.write(redact(text) if text.endswith("\n") else redact(text) + "\n")
 
-
-def _shown_report_dir(args: Sequence[str], env: dict[str, str], directory: Path) -> str:
-    opt = OPTION_BY_NAME["report_dir"]
-    if _option_value(args, opt.flag) is not None:
-        return f"{opt.flag} {directory}"
-    return f"{opt.env}={directory}" if env.get(opt.env) else f"{opt.flag} {directory}"

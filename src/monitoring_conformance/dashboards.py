@@ -68,11 +68,16 @@ def load_dashboard(path: Path) -> Dashboard:
     return Dashboard(path, data)
 
 
-def load_dashboards(directory: Path) -> list[Dashboard]:
-    """Every ``*.json`` dashboard in ``directory``, sorted by file name."""
+def dashboard_files(directory: Path) -> list[Path]:
+    """The ``*.json`` files of a dashboard folder, sorted by name; a UsageError when there is no folder."""
     if not directory.is_dir():
         raise UsageError(f"dashboard folder {directory} does not exist; check the chart path")
-    return [load_dashboard(path) for path in sorted(directory.glob("*.json"))]
+    return sorted(directory.glob("*.json"))
+
+
+def load_dashboards(directory: Path) -> list[Dashboard]:
+    """Every ``*.json`` dashboard in ``directory``, sorted by file name."""
+    return [load_dashboard(path) for path in dashboard_files(directory)]
 
 
 def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[Panel]:
@@ -110,17 +115,20 @@ def target_datasource(panel: Mapping[str, Any], target: Mapping[str, Any]) -> An
     return own if own is not None else panel.get("datasource")
 
 
+def template_variables(dashboard: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's template variables (``templating.list``), each a mapping with a ``name``."""
+    templating = dashboard.get("templating")
+    entries = templating.get("list") if isinstance(templating, dict) else None
+    return [v for v in entries or [] if isinstance(v, dict) and v.get("name")]
+
+
 def default_variables(dashboard: Mapping[str, Any]) -> dict[str, VariableValue]:
     """Each template variable's current value (``current.value``), else its query/first option.
 
     ``$__all`` becomes the variable's ``allValue`` or ``.*``.
     """
     variables: dict[str, VariableValue] = {}
-    templating = dashboard.get("templating")
-    entries = templating.get("list") if isinstance(templating, dict) else None
-    for variable in entries or []:
-        if not isinstance(variable, dict) or not variable.get("name"):
-            continue
+    for variable in template_variables(dashboard):
         value = _current_value(variable)
         if value is not None:
             variables[str(variable["name"])] = value

@@ -20,6 +20,7 @@ from typing import Any
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.redact import MASK, redact
+from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.kubectl import Kubectl, pod_state
 
@@ -57,6 +58,13 @@ class Sources:
     monitoring_namespace: str = "monitoring"
     endpoints: Mapping[str, Endpoint | None] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
+
+
+def stack_endpoints(stack: Stack | None) -> dict[str, Endpoint | None]:
+    """The stack's endpoints by system name (none before a stack exists)."""
+    if stack is None:
+        return {}
+    return {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki, "app": stack.app}
 
 
 def _safe(name: str) -> str:

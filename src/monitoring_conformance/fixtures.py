@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -44,6 +44,11 @@ MISSING = {
     "grafana": "no Grafana endpoint on this target: pass --grafana-url (urls target)",
     "loki": "no Loki endpoint on this target: pass --loki-url (urls target)",
     "app": "no Todo backend endpoint on this target: pass --app-url (urls target)",
+}
+
+#: The API client class of each system.
+CLIENTS: dict[str, Callable[[Endpoint], Any]] = {
+    "prometheus": Prometheus, "grafana": Grafana, "loki": Loki, "app": TodoApp,
 }
 
 
@@ -88,8 +93,7 @@ class Suite:
             reports.remove_stale(settings.report_dir, settings.shown("report_dir"))
             loaded = profiles.load(settings.profile, settings.shown("profile"))
         except UsageError as exc:
-            self.usage_error = True
-            raise pytest.UsageError(redact(str(exc))) from None
+            self._refuse(exc)
         self.settings = settings
         self.profile = loaded.bind(
             {
@@ -101,14 +105,18 @@ class Suite:
         for rid in self.profile.ids():
             self.records[rid] = Record.new(rid)
 
+    def _refuse(self, error: UsageError) -> NoReturn:
+        """Bad input: pytest's usage error (one line, exit 4; the CLI makes it exit 2)."""
+        self.usage_error = True
+        raise pytest.UsageError(redact(str(error))) from None
+
     def plan_lines(self, session_factory: targets.SessionFactory | None) -> list[str]:
         assert self.settings is not None
         try:
             target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
             plan = target.plan()
         except UsageError as exc:
-            self.usage_error = True
-            raise pytest.UsageError(redact(str(exc))) from None
+            self._refuse(exc)
         except ConformanceError as exc:  # never an INTERNALERROR: one line, run incomplete (exit 3)
             self.finished = True
             pytest.exit(redact(f"--plan: {' '.join(str(exc).split())}"), returncode=3)
@@ -124,8 +132,7 @@ class Suite:
             self.target = targets.create(self.settings, SubprocessRunner(), session_factory=session_factory)
             self.stack = self.target.open()
         except UsageError as exc:
-            self.usage_error = True
-            raise pytest.UsageError(redact(str(exc))) from None
+            self._refuse(exc)
         except ConformanceError as exc:
             self.open_failed = True
             self.problems.append(f"the {self.settings.target} target did not open: {exc}")
@@ -145,16 +152,7 @@ class Suite:
         if system in self.clients:
             return self.clients[system]
         endpoint: Endpoint | None = getattr(self.stack, system, None) if self.stack else None
-        made: Any = None
-        if endpoint is not None:
-            if system == "prometheus":
-                made = Prometheus(endpoint)
-            elif system == "grafana":
-                made = Grafana(endpoint)
-            elif system == "loki":
-                made = Loki(endpoint)
-            else:
-                made = TodoApp(endpoint)
+        made = CLIENTS[system](endpoint) if endpoint is not None else None
         self.clients[system] = made
         return made
 

@@ -32,6 +32,7 @@ from typing import IO, Any
 import requests
 
 from monitoring_conformance.errors import ToolError, Unrecoverable, WaitTimeout
+from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
 
@@ -40,7 +41,7 @@ JOB_PROMETHEUS = "prometheus"
 JOB_NODE = "node"
 JOB_APP = "todo-backend"
 
-APP_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "todo-backend" / "app"
+APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
 NODE_COLLECTORS = ("cpu", "meminfo", "loadavg", "uname")
 NEVER_SCRAPED = "0001-01-01T00:00:00Z"

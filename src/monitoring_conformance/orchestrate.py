@@ -43,7 +43,7 @@ from monitoring_conformance.tools.docker import Docker
 from monitoring_conformance.tools.helm import HelmVersion, RepoFiles
 from monitoring_conformance.tools.kind import RunnerKindCluster
 from monitoring_conformance.tools.kubectl import Kubectl, wait_rollout
-from monitoring_conformance.tools.runner import Runner, find_tool
+from monitoring_conformance.tools.runner import Runner, tool_or_name
 from monitoring_conformance.wait import Clock
 
 __all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "deployed_at", "should_delete"]
@@ -152,13 +152,6 @@ def should_delete(policy: str, *, created: bool, failed: bool) -> bool:
     return policy == "never" or (policy == "on-failure" and not failed)
 
 
-def _tool(name: str) -> str:
-    try:
-        return find_tool(name, fix="")
-    except ToolError:
-        return name
-
-
 class KindRun:
     """One kind run. ``up()`` brings everything up, ``down()`` tears down per the keep policy."""
 
@@ -195,16 +188,16 @@ class KindRun:
     # -- tools ----------------------------------------------------------------------------------------
 
     def kubectl(self) -> Kubectl:
-        return Kubectl(self.runner, _tool("kubectl"), kubeconfig=self.options.kubeconfig_path)
+        return Kubectl(self.runner, tool_or_name("kubectl"), kubeconfig=self.options.kubeconfig_path)
 
     def helm(self) -> ClusterHelm:
-        return ClusterHelm(self.runner, _tool("helm"), kubeconfig=self.options.kubeconfig_path)
+        return ClusterHelm(self.runner, tool_or_name("helm"), kubeconfig=self.options.kubeconfig_path)
 
     def _cluster(self) -> RunnerKindCluster:
         if self.cluster is None:
             self.cluster = RunnerKindCluster(
                 self.options.cluster_name, kubeconfig=self.options.kubeconfig_path, runner=self.runner,
-                kind_path=_tool("kind"), kubectl_path=_tool("kubectl"),
+                kind_path=tool_or_name("kind"), kubectl_path=tool_or_name("kubectl"),
             )
         return self.cluster
 
@@ -214,7 +207,7 @@ class KindRun:
         """Every command ``up()`` and ``down()`` would run, with ``#`` lines for conditions. Runs nothing."""
         opts = self.options
         cluster, kubectl, helm = self._cluster(), self.kubectl(), self.helm()
-        docker = Docker(self.runner, _tool("docker"))
+        docker = Docker(self.runner, tool_or_name("docker"))
         tag = opts.image_tag
         ns = opts.monitoring_namespace
         return [
@@ -298,7 +291,7 @@ class KindRun:
         opts = self.options
         tag = opts.image_tag
         try:
-            Docker(self.runner, _tool("docker")).build(opts.image, opts.app_context, tag)
+            Docker(self.runner, tool_or_name("docker")).build(opts.image, opts.app_context, tag)
         except ToolError as exc:
             raise PhaseFailed("image", _with_output(exc),
                               f"fix the build of {opts.app_context}/Dockerfile") from exc

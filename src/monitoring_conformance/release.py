@@ -32,15 +32,9 @@ from monitoring_conformance.errors import (
     UsageError,
 )
 from monitoring_conformance.install_watch import T0_SOURCE, GrafanaWatch, Readiness, install_watched
-from monitoring_conformance.tools.helm import Helm, HelmVersion, RepoFiles
-from monitoring_conformance.tools.kubectl import (
-    Kubectl,
-    kubeconfig_access,
-    not_ready,
-    wait_pods_ready,
-    with_env,
-)
-from monitoring_conformance.tools.runner import Runner
+from monitoring_conformance.tools.helm import INSTALL_MARGIN_S, Helm, HelmVersion, RepoFiles
+from monitoring_conformance.tools.kubectl import Kubectl, kubeconfig_access, not_ready, wait_pods_ready
+from monitoring_conformance.tools.runner import Runner, with_env
 from monitoring_conformance.wait import Clock
 
 NETWORK_MARKERS = ("no such host", "dial tcp", "i/o timeout", "could not download", "connection refused",
@@ -219,14 +213,16 @@ def install_release(
     watch: GrafanaWatch | None = None,
 ) -> Installed:
     """``helm upgrade --install`` with a bounded wait (Grafana watched meanwhile), then wait for every pod."""
-    found = version or helm.version()
+    argv = helm.upgrade_install_argv(
+        release, chart, namespace=namespace, values_files=[values] if values else [],
+        version=version or helm.version(), wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure,
+    )
+    timeout = wait_seconds + INSTALL_MARGIN_S
 
     def install() -> object:
-        return helm.upgrade_install(release, chart, namespace=namespace,
-                                    values_files=[values] if values else [], version=found,
-                                    wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure)
+        return helm.runner.run(argv, timeout=timeout)
 
-    budget = wait_seconds + 120 + (watch.grace if watch else 0)
+    budget = timeout + (watch.grace if watch else 0)
     try:
         _, t0, readiness = install_watched(install, watch, clock=clock, wall=wall, budget=budget)
     except ToolError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import redact
-from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record
+from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record, first_line
 
 JSON_NAME = "acceptance.json"
 MARKDOWN_NAME = "acceptance.md"
@@ -157,7 +157,7 @@ def _cell(value: Any) -> str:
 
 
 def _first_line(text: str, limit: int = 160) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = first_line(text)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -220,7 +220,7 @@ def _convert(opt: Option, raw: object | None, shown: str) -> object:
     if raw is None:
         return None
     if opt.kind == "bool":
-        return _to_bool(raw, shown)
+        return parse_bool(raw, shown)
     text = str(raw).strip()
     if opt.kind == "choice":
         if text not in opt.choices:
@@ -256,10 +256,6 @@ def check_values_file(path: Path, shown: str) -> Path:
 
 def parse_bool(raw: object, shown: str) -> bool:
     """A yes/no value as every option reads it (true/false, 1/0, yes/no, on/off); else a UsageError."""
-    return _to_bool(raw, shown)
-
-
-def _to_bool(raw: object, shown: str) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()

@@ -13,12 +13,18 @@ from typing import TypeVar
 import pytest
 
 from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, requests_budget
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.kube import load_manifest_dir
 from monitoring_conformance.chartcheck.logs import read_alloy, todo_stream
 from monitoring_conformance.chartcheck.promql import SeriesFile, load_series
 from monitoring_conformance.chartcheck.promtool import Promtool
 from monitoring_conformance.chartcheck.quantities import format_cpu, format_memory
-from monitoring_conformance.chartcheck.render import Manifest, dependencies, offline_copy, render_manifests
+from monitoring_conformance.chartcheck.render import (
+    Manifest,
+    offline_copy,
+    render_manifests,
+    subchart_conditions,
+)
 from monitoring_conformance.chartcheck.values import Values, merged_values
 from monitoring_conformance.errors import ConformanceError, ToolError
 from monitoring_conformance.tools.helm import Helm
@@ -105,7 +111,7 @@ def scenario_values() -> ScenarioValues:
 @pytest.fixture(scope="session")
 def conditions() -> dict[str, str]:
     """Subchart values key -> its Chart.yaml condition."""
-    return {dep.key: dep.condition for dep in dependencies(CHART) if dep.condition}
+    return subchart_conditions(CHART)
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +146,7 @@ def todo_log_stream(scenario_values: ScenarioValues, app_manifests: list[Manifes
     stream, findings = todo_stream(pipeline, app_manifests, source_of(KIND_SCENARIO))
     findings = pipeline.findings + findings
     if stream is None or findings:
-        pytest.fail("\n".join(str(f) for f in findings) or "no stream derived", pytrace=False)
+        pytest.fail(format_findings(findings) or "no stream derived", pytrace=False)
     return stream
 
 
@@ -152,9 +158,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """
     terminalreporter.section("chart tier figures")
     try:
-        conditions = {dep.key: dep.condition for dep in dependencies(CHART) if dep.condition}
         values = merged_values(CHART, CHART / "ci" / KIND_SCENARIO)
-        budget = requests_budget(values, source_of(KIND_SCENARIO), conditions=conditions)
+        budget = requests_budget(values, source_of(KIND_SCENARIO), conditions=subchart_conditions(CHART))
     except ConformanceError as exc:
         terminalreporter.write_line(f"requests budget of ci/{KIND_SCENARIO}: not computed ({exc})")
         return

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from monitoring_conformance.chartcheck.alloy import check_brackets, parse
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import Finding, format_findings
 from monitoring_conformance.chartcheck.logs import read_alloy, todo_stream
 from monitoring_conformance.chartcheck.relabel import Rule, apply, expand, pod_targets, sanitize
 from monitoring_conformance.chartcheck.render import Manifest
@@ -23,10 +23,6 @@ from tests.chart.support import KIND_SCENARIO, NAMESPACE, RELEASE, SCENARIOS, Sc
 pytestmark = pytest.mark.chart
 
 KEY = "alloy.alloy.configMap.content"
-
-
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
 
 
 def _edited(values: Values, change: Callable[[str], str]) -> Values:
@@ -51,8 +47,8 @@ def test_the_alloy_config_is_well_formed_and_wired(
     pipeline = read_alloy(
         scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
     )
-    assert pipeline.config is not None, _text(pipeline.findings)
-    assert not pipeline.findings, _text(pipeline.findings)
+    assert pipeline.config is not None, format_findings(pipeline.findings)
+    assert not pipeline.findings, format_findings(pipeline.findings)
     names = {block.name for block in pipeline.config.blocks}
     assert {"discovery.kubernetes", "discovery.relabel", "loki.source.kubernetes", "loki.write"} <= names
 
@@ -65,7 +61,7 @@ def test_the_todo_backend_logs_get_namespace_pod_container_and_app(
         scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
     )
     stream, findings = todo_stream(pipeline, app_manifests, source_of(scenario))
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
     assert stream == {
         "namespace": "todo",
         "pod": "todo-backend-7d4b9c8f6-x2x5q",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, requests_budget
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.quantities import parse_cpu, parse_memory
 from monitoring_conformance.chartcheck.values import deep_merge
 from tests.chart.support import KIND_SCENARIO, ScenarioValues, source_of
@@ -52,7 +53,7 @@ def test_kind_requests_stay_within_budget(
     request.node.user_properties.append(("requests_cpu_cores", round(budget.cpu, 3)))
     request.node.user_properties.append(("requests_memory_mib", round(budget.memory / 2**20)))
     assert budget.items, "the kind values set no resources.requests at all"
-    assert not budget.findings, "\n".join(str(f) for f in budget.findings)
+    assert not budget.findings, format_findings(budget.findings)
     assert budget.cpu <= MAX_CPU
     assert budget.memory <= MAX_MEMORY
 

@@ -7,17 +7,13 @@ from pathlib import Path
 import pytest
 
 from monitoring_conformance.chartcheck.content import check_dashboard_content, check_rule_content
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.render import render_manifests
 from monitoring_conformance.chartcheck.rules import rule_files
 from monitoring_conformance.tools.helm import Helm
 from tests.chart.support import CHART, SCENARIOS, Render
 
 pytestmark = pytest.mark.chart
-
-
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
 
 
 def _break(template: Path, old: str, new: str) -> None:
@@ -33,13 +29,13 @@ def test_dashboard_configmaps_hold_the_dashboard_files(render: Render, scenario:
         list((CHART / "dashboards").glob("*.json"))
     )
     findings = check_dashboard_content(manifests, CHART / "dashboards")
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 @pytest.mark.parametrize("scenario", [None, *SCENARIOS])
 def test_the_prometheus_rule_holds_the_rule_files_groups(render: Render, scenario: str | None) -> None:
     findings = check_rule_content(render(scenario), rule_files(CHART))
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_template_that_writes_an_empty_dashboard_is_reported(helm: Helm, offline_chart_copy: Path) -> None:
@@ -69,7 +65,7 @@ def test_a_changed_dashboard_value_is_located(helm: Helm, offline_chart_copy: Pa
     findings = check_dashboard_content(
         render_manifests(helm, offline_chart_copy), offline_chart_copy / "dashboards"
     )
-    assert "panels[0].targets[0].expr is " in _text(findings)
+    assert "panels[0].targets[0].expr is " in format_findings(findings)
 
 
 def test_emptied_rule_groups_are_reported(helm: Helm, offline_chart_copy: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitoring_conformance.chartcheck import dashboards as checks
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import Finding, format_findings
 from monitoring_conformance.chartcheck.promql import Query, SeriesFile, check_nonempty, check_parse
 from monitoring_conformance.chartcheck.promtool import Promtool
 from monitoring_conformance.chartcheck.values import deep_merge
@@ -33,37 +33,35 @@ def _edit(path: Path, change: Any) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
-
-
 def test_chart_has_dashboards() -> None:
     assert [d.uid for d in load_dashboards(DASHBOARDS)], f"no *.json in {DASHBOARDS}"
 
 
 def test_dashboards_are_valid_and_consistent() -> None:
     findings = _all_findings(DASHBOARDS)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_every_promql_target_parses(promtool: Promtool, tmp_path: Path) -> None:
     queries = checks.queries(load_dashboards(DASHBOARDS), "prometheus")
     assert queries, "no PromQL target found in the dashboards"
     findings = check_parse(promtool, queries, tmp_path)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_invalid_json_is_reported_with_its_line(chart_copy: Path) -> None:
     path = chart_copy / "dashboards" / "todo-overview.json"
     path.write_text(path.read_text().replace('"title"', '"title" "', 1))
     findings = _all_findings(chart_copy / "dashboards")
-    assert any(f.file == str(path) and "invalid JSON at line" in f.message for f in findings), _text(findings)
+    assert any(f.file == str(path) and "invalid JSON at line" in f.message for f in findings), (
+        format_findings(findings)
+    )
 
 
 def test_uid_must_equal_the_file_name(chart_copy: Path) -> None:
     path = chart_copy / "dashboards" / "todo-overview.json"
     _edit(path, lambda d: d.update(uid="overview"))
-    assert f"{path} [uid]: uid is 'overview', must equal the file name 'todo-overview'" in _text(
+    assert f"{path} [uid]: uid is 'overview', must equal the file name 'todo-overview'" in format_findings(
         _all_findings(chart_copy / "dashboards")
     )
 
@@ -72,7 +70,7 @@ def test_duplicate_uid_and_title_are_reported(chart_copy: Path) -> None:
     original = chart_copy / "dashboards" / "todo-overview.json"
     twin = chart_copy / "dashboards" / "todo-twin.json"
     twin.write_text(original.read_text())
-    text = _text(_all_findings(chart_copy / "dashboards"))
+    text = format_findings(_all_findings(chart_copy / "dashboards"))
     assert f"{twin} [uid]: duplicate uid 'todo-overview': also in todo-overview.json" in text
     assert f"{twin} [title]: duplicate title" in text
 
@@ -80,7 +78,7 @@ def test_duplicate_uid_and_title_are_reported(chart_copy: Path) -> None:
 def test_id_must_be_null(chart_copy: Path) -> None:
     path = chart_copy / "dashboards" / "todo-overview.json"
     _edit(path, lambda d: d.update(id=17))
-    assert f"{path} [id]: id is 17, must be null" in _text(_all_findings(chart_copy / "dashboards"))
+    assert f"{path} [id]: id is 17, must be null" in format_findings(_all_findings(chart_copy / "dashboards"))
 
 
 def test_unknown_datasource_uid_in_a_target_is_reported(chart_copy: Path) -> None:
@@ -90,7 +88,7 @@ def test_unknown_datasource_uid_in_a_target_is_reported(chart_copy: Path) -> Non
         data["panels"][0]["targets"][0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
 
     _edit(path, change)
-    text = _text(_all_findings(chart_copy / "dashboards"))
+    text = format_findings(_all_findings(chart_copy / "dashboards"))
     assert f"{path} [panel " in text
     assert "target A]: unknown datasource uid 'P1809F7CD0C75ACF3'" in text
 
@@ -111,7 +109,7 @@ def test_nested_row_panels_are_checked(chart_copy: Path) -> None:
         )
 
     _edit(path, change)
-    assert "[panel 99 'Hidden']: unknown datasource uid 'elastic'" in _text(
+    assert "[panel 99 'Hidden']: unknown datasource uid 'elastic'" in format_findings(
         _all_findings(chart_copy / "dashboards")
     )
 
@@ -145,7 +143,7 @@ def test_a_promql_typo_names_the_dashboard_file_and_panel(
     findings = check_parse(
         promtool, checks.queries(load_dashboards(chart_copy / "dashboards"), "prometheus"), tmp_path
     )
-    assert len(findings) == 1, _text(findings)
+    assert len(findings) == 1, format_findings(findings)
     assert findings[0].file == str(path)
     assert findings[0].where == f"panel {panel['id']} {panel['title']!r} target A"
     assert "PromQL does not parse: could not parse expression" in findings[0].message
@@ -165,14 +163,14 @@ def test_every_promql_target_returns_series_over_kps_shaped_input(
 ) -> None:
     queries = checks.queries(load_dashboards(DASHBOARDS), "prometheus")
     findings = check_nonempty(promtool, queries, kps_series, tmp_path) + check_selectors(queries, kps_series)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_every_logql_target_selects_the_todo_backend_stream(todo_log_stream: dict[str, str]) -> None:
     queries = checks.queries(load_dashboards(DASHBOARDS), "loki")
     assert queries, "no LogQL target found in the dashboards"
     findings = checks.check_log_queries(queries, set(todo_log_stream), todo_log_stream)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -182,7 +180,7 @@ def test_the_namespace_variable_defaults_to_the_backends_namespace(
     findings = checks.check_namespace_variable(
         load_dashboards(DASHBOARDS), scenario_values(scenario), source_of(scenario)
     )
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_changed_backend_namespace_is_reported_on_every_dashboard(scenario_values: ScenarioValues) -> None:

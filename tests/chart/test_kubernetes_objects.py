@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.kube import (
     KUBE_VERSIONS,
     check_objects,
@@ -48,14 +49,14 @@ def test_rendered_builtin_objects_validate(render: Render, scenario: str | None,
     checked = [m for m in manifests if is_builtin(str(m.obj.get("apiVersion")))]
     assert checked, "no built-in object was rendered, nothing to validate"
     findings = check_objects(manifests, [kube_version])
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_todo_backend_manifests_validate() -> None:
     manifests = load_manifest_dir(APP_MANIFESTS)
     assert {m.kind for m in manifests} >= {"Namespace", "Deployment", "Service"}
     findings = check_objects(manifests, KUBE_VERSIONS)
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_service_with_an_unknown_field_fails_for_every_version() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.notes import check_notes, subchart_fullname
 from monitoring_conformance.chartcheck.render import render_notes
 from monitoring_conformance.chartcheck.values import merged_values
@@ -30,10 +30,6 @@ alloy:
 """
 
 
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_notes_name_the_services_and_secret_of_the_scenario(
     helm: Helm, offline_chart: Path, scenario: str
@@ -47,7 +43,7 @@ def test_notes_name_the_services_and_secret_of_the_scenario(
         release=RELEASE,
         namespace=NAMESPACE,
     )
-    assert not findings, _text(findings) + "\n--- notes:\n" + notes
+    assert not findings, format_findings(findings) + "\n--- notes:\n" + notes
     assert "kps-prometheus.monitoring.svc:9090" in notes
     assert "get secret grafana " in notes
 

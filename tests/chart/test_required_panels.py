@@ -7,6 +7,7 @@ first check alone).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from monitoring_conformance.chartcheck.dashboards import check_log_queries
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.panels import (
     check_requirement_panels,
     load_requirement_expectations,
@@ -39,17 +40,13 @@ REQUIRED = {
 }
 
 
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
-
-
 def _requirement_ids(queries: list[Query]) -> set[str]:
     return {q.where.split(":", 1)[0] for q in queries}
 
 
 def test_every_required_panel_exists_with_queries() -> None:
     found = required_queries(CHART / "dashboards")
-    assert not found.findings, _text(found.findings)
+    assert not found.findings, format_findings(found.findings)
     assert _requirement_ids(found.promql) | _requirement_ids(found.logql) >= REQUIRED
 
 
@@ -60,21 +57,21 @@ def test_required_promql_panels_return_series(
     assert _requirement_ids(found.promql) >= {"metrics.cpu", "metrics.memory", "metrics.pod_status"}
     findings = check_nonempty(promtool, found.promql, kps_series, tmp_path)
     findings += check_selectors(found.promql, kps_series)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_required_log_panels_select_the_todo_backend_stream(todo_log_stream: dict[str, str]) -> None:
     found = required_queries(CHART / "dashboards")
     assert "logs.todo_backend" in _requirement_ids(found.logql)
     findings = check_log_queries(found.logql, set(todo_log_stream), todo_log_stream)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_each_required_panel_shows_its_metric_family_or_loki_logs() -> None:
     expectations = load_requirement_expectations(EXPECTATIONS)
     assert set(expectations) >= REQUIRED
     findings = check_requirement_panels(CHART / "dashboards", expectations)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_deleted_required_panel_is_reported(chart_copy: Path) -> None:
@@ -135,6 +132,32 @@ def test_a_log_selector_that_misses_the_todo_stream_is_reported(todo_log_stream:
     query = Query("d.json", "logs", '{namespace="todo", app="todo-api"}')
     (finding,) = check_log_queries([query], set(todo_log_stream), todo_log_stream)
     assert "does not match the Todo backend's stream" in finding.message
+
+
+def test_a_line_format_template_is_not_read_as_a_stream_selector(todo_log_stream: dict[str, str]) -> None:
+    """Strings (line filters, ``line_format "{{.x}}"``) are skipped: only the real selector is checked."""
+    query = Query("d.json", "logs", '{namespace="todo", app="todo-backend"} |= "{x}" | json '
+                  '| line_format "{{.status}} {{.path}}"')  # fmt: skip
+    assert check_log_queries([query], set(todo_log_stream), todo_log_stream) == []
+    wrong = dataclasses.replace(query, expr=query.expr.replace('app="todo-backend"', 'app="todo-api"'))
+    (finding,) = check_log_queries([wrong], set(todo_log_stream), todo_log_stream)
+    assert "does not match the Todo backend's stream" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ('{namespace="todo" app="todo-backend"}', "LogQL does not parse: expected ',' at character 19"),
+        ("{namespace=todo}", "LogQL does not parse: cannot read the label matcher at character 2"),
+        ('{namespace="todo"', "LogQL does not parse: '{' at character 1 is never closed"),
+        ('sum(count_over_time("todo"[1m]))', "LogQL query has no stream selector {...}"),
+    ],
+)
+def test_an_unreadable_log_query_is_reported(
+    todo_log_stream: dict[str, str], expr: str, message: str
+) -> None:
+    (finding,) = check_log_queries([Query("d.json", "logs", expr)], set(todo_log_stream), todo_log_stream)
+    assert finding.message == f"{message} in `{expr}`"
 
 
 def test_a_wrong_status_label_in_the_error_rate_is_reported(kps_series: SeriesFile) -> None:

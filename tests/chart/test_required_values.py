@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.required import (
     check_alertmanager_datasource,
     check_loki_schema,
@@ -20,10 +20,6 @@ from tests.chart.support import CHART, KIND_SCENARIO, SCENARIOS, ScenarioValues,
 pytestmark = pytest.mark.chart
 
 EXPECTATIONS = Path(__file__).resolve().parent / "data" / "required-values.yaml"
-
-
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
 
 
 def _values_files(chart: Path) -> list[Path]:
@@ -43,7 +39,7 @@ def test_required_settings_hold(
     findings = check_settings(values, expectations, source_of(scenario))
     findings += check_loki_schema(values, source_of(scenario))
     findings += check_alertmanager_datasource(values, source_of(scenario))
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_the_kind_scenario_switches_alertmanager_and_its_datasource_off(
@@ -58,7 +54,7 @@ def test_no_values_file_holds_a_password() -> None:
     files = _values_files(CHART)
     assert len(files) >= 3
     findings = check_no_passwords(files)
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 # --- negative cases ---------------------------------------------------------------------------------------

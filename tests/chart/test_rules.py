@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.promtool import Promtool
 from monitoring_conformance.chartcheck.rules import (
     check_no_namespace_matchers,
@@ -15,6 +18,7 @@ from monitoring_conformance.chartcheck.rules import (
     run_rule_tests,
 )
 from monitoring_conformance.errors import ToolError
+from monitoring_conformance.tools.runner import Result
 from tests.chart.support import CHART
 
 pytestmark = pytest.mark.chart
@@ -27,12 +31,12 @@ def test_chart_has_rules_and_rule_tests() -> None:
 
 def test_rule_files_pass_promtool_check_rules(promtool: Promtool) -> None:
     findings = check_rule_files(promtool, rule_files(CHART))
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_rule_unit_tests_pass(promtool: Promtool) -> None:
     findings = run_rule_tests(promtool, rule_test_files(CHART))
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_broken_rule_expression_names_the_file_and_rule(promtool: Promtool, chart_copy: Path) -> None:
@@ -68,7 +72,7 @@ def test_a_missing_rule_file_is_a_tool_error(promtool: Promtool, tmp_path: Path)
 def test_rules_select_the_backend_without_a_namespace() -> None:
     """The namespace is the value todoBackend.namespace; a plain rule file cannot follow it."""
     findings = check_no_namespace_matchers(rule_files(CHART))
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_namespace_matcher_in_a_rule_is_reported(chart_copy: Path) -> None:
@@ -85,3 +89,19 @@ def test_a_namespace_matcher_in_a_rule_is_reported(chart_copy: Path) -> None:
     assert finding.where == "group 'todo-backend', rule 3 'TodoBackendCrashLooping'"
     assert finding.message.startswith('selects namespace="todo" in kube_pod_container_status_restarts_total{')
     assert "select it by job, container or pod instead" in finding.message
+
+
+def test_a_lone_failing_test_file_is_run_once(promtool: Promtool, chart_copy: Path) -> None:
+    """Only a batch of several files is re-run file by file to say which failed; one file is its own batch."""
+    path = chart_copy / "tests" / "rules" / "todo-backend_test.yaml"
+    path.write_text(path.read_text().replace("severity: critical", "severity: page", 1))
+    calls: list[tuple[str, ...]] = []
+
+    class CountingRunner:
+        def run(self, argv: Sequence[str], **options: Any) -> Result:
+            calls.append(tuple(argv))
+            return promtool.runner.run(argv, **options)
+
+    (finding,) = run_rule_tests(Promtool(CountingRunner(), promtool.path), [path])
+    assert finding.file == str(path)
+    assert calls == [(promtool.path, "test", "rules", str(path))]

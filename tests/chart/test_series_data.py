@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.promql import SeriesFile, load_series
 from monitoring_conformance.chartcheck.seriesdata import check_series_labels, payload_labels
 from tests.chart.support import ROOT, SERIES
@@ -26,7 +27,7 @@ def test_the_payloads_know_the_todo_backend_families() -> None:
 
 def test_input_series_label_names_match_the_payloads(kps_series: SeriesFile) -> None:
     findings = check_series_labels(kps_series, payload_labels(PAYLOADS))
-    assert not findings, "\n".join(str(f) for f in findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_series_with_a_renamed_label_is_reported(tmp_path: Path) -> None:

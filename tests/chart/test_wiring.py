@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.render import Manifest, render_manifests
 from monitoring_conformance.chartcheck.scraping import check_rule_selection, check_service_monitor
 from monitoring_conformance.chartcheck.values import Values, deep_merge, lookup, merged_values
@@ -31,10 +31,6 @@ from tests.chart.support import (
 pytestmark = pytest.mark.chart
 
 
-def _text(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_grafana_loki_datasource_points_at_the_loki_service(
     scenario_values: ScenarioValues, scenario: str
@@ -42,7 +38,7 @@ def test_grafana_loki_datasource_points_at_the_loki_service(
     findings = check_loki_datasource(
         scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
     )
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -50,7 +46,7 @@ def test_alloy_pushes_to_the_loki_service(scenario_values: ScenarioValues, scena
     findings = check_alloy_push(
         scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
     )
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -64,7 +60,7 @@ def test_dashboard_configmaps_carry_the_sidecar_label(
         source_of(scenario),
         namespace=NAMESPACE,
     )
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -75,7 +71,7 @@ def test_service_monitor_selects_the_todo_backend_and_prometheus_selects_it(
         render(scenario), app_manifests, scenario_values(scenario), source_of(scenario),
         release=RELEASE, namespace=NAMESPACE,
     )  # fmt: skip
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 # --- negative cases ---------------------------------------------------------------------------------------
@@ -95,9 +91,9 @@ def test_a_renamed_loki_service_breaks_both_urls(scenario_values: ScenarioValues
     values = deep_merge(scenario_values("kind-values.yaml"), {"loki": {"fullnameOverride": "logs"}})
     datasource = check_loki_datasource(values, "v", release=RELEASE, namespace=NAMESPACE)
     push = check_alloy_push(values, "v", release=RELEASE, namespace=NAMESPACE)
-    assert "host 'loki.monitoring.svc' is not the Loki Service" in _text(datasource)
-    assert "push url 'http://loki.monitoring.svc:3100/loki/api/v1/push'" in _text(push)
-    assert "['logs.monitoring.svc', 'logs.monitoring']" in _text(push)
+    assert "host 'loki.monitoring.svc' is not the Loki Service" in format_findings(datasource)
+    assert "push url 'http://loki.monitoring.svc:3100/loki/api/v1/push'" in format_findings(push)
+    assert "['logs.monitoring.svc', 'logs.monitoring']" in format_findings(push)
 
 
 def test_a_wrong_alloy_push_port_is_reported(scenario_values: ScenarioValues) -> None:
@@ -117,8 +113,8 @@ def test_the_loki_port_comes_from_the_loki_values(scenario_values: ScenarioValue
     )
     datasource = check_loki_datasource(values, "v", release=RELEASE, namespace=NAMESPACE)
     push = check_alloy_push(values, "v", release=RELEASE, namespace=NAMESPACE)
-    assert "port 3100, expected 3200" in _text(datasource)
-    assert "port 3100, expected 3200" in _text(push)
+    assert "port 3100, expected 3200" in format_findings(datasource)
+    assert "port 3100, expected 3200" in format_findings(push)
 
 
 def test_a_cluster_local_url_is_reported(scenario_values: ScenarioValues) -> None:
@@ -321,7 +317,7 @@ def test_prometheus_selects_the_prometheus_rule(
     findings = check_rule_selection(
         render(scenario), scenario_values(scenario), source_of(scenario), release=RELEASE, namespace=NAMESPACE
     )
-    assert not findings, _text(findings)
+    assert not findings, format_findings(findings)
 
 
 def test_a_rule_selector_that_misses_the_prometheus_rule_is_reported(
@@ -382,4 +378,4 @@ def test_the_helm_default_selector_needs_the_release_label(
                                      namespace=NAMESPACE)  # fmt: skip
     findings = check_service_monitor(render("kind-values.yaml"), app_manifests, values, "v", release="other",
                                      namespace=NAMESPACE)  # fmt: skip
-    assert "Prometheus selects serviceMonitors {release=other}" in _text(findings)
+    assert "Prometheus selects serviceMonitors {release=other}" in format_findings(findings)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitoring_conformance.chartcheck.vectors import Matcher, selector_matches
 from tests.doubles.transport import Call, RecordedTransport, Reply, payload
 
 _MATCHER = re.compile(r'\s*(?P<name>\w+)\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*,?')
@@ -33,23 +34,14 @@ class LogStream:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    matchers: list[tuple[str, str, str]]
+    matchers: list[Matcher]
     filters: list[tuple[str, str]]
 
     def selects(self, labels: Mapping[str, str]) -> bool:
-        return all(_match(op, labels.get(name, ""), value) for name, op, value in self.matchers)
+        return selector_matches(self.matchers, labels)
 
     def keeps(self, line: str) -> bool:
         return all(_filter(op, line, text) for op, text in self.filters)
-
-
-def _match(op: str, actual: str, value: str) -> bool:
-    if op == "=":
-        return actual == value
-    if op == "!=":
-        return actual != value
-    hit = re.fullmatch(value, actual) is not None
-    return hit if op == "=~" else not hit
 
 
 def _filter(op: str, line: str, text: str) -> bool:
@@ -76,9 +68,9 @@ def parse_logql(query: str) -> ParsedQuery:
                 f"parse error at line 1, col {position + 2}: syntax error: unexpected {selector!r}"
             )
         value = json.loads(f'"{match.group("value")}"')
-        matchers.append((match.group("name"), match.group("op"), value))
+        matchers.append(Matcher(match.group("name"), match.group("op"), value))
         position = match.end()
-    if not matchers or all(_match(op, "", value) for _, op, value in matchers):
+    if not matchers or selector_matches(matchers, {}):
         raise LogQLError(
             "queries require at least one regexp or equality matcher"
             " that does not have an empty-compatible value"

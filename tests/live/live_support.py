@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -13,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from monitoring_conformance.tools.runner import SubprocessRunner
+from monitoring_conformance import profile as profiles
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.settings import REPO_ROOT
+from monitoring_conformance.tools.runner import SubprocessRunner, find_tool
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Budget of one suite run. A hung run fails the test instead of hanging the tier.
 SUITE_TIMEOUT = 240.0
-HOST_PROFILE = REPO_ROOT / "fixtures" / "profiles" / "host.yaml"
+HOST_PROFILE = profiles.PROFILES_DIR / "host.yaml"
 #: Benchmark figures of this session ({name: value}), shown in the terminal summary by conftest.py.
 FIGURES: dict[str, object] = {}
 TOOLS = {
@@ -30,8 +30,15 @@ TOOLS = {
 
 
 def require_tools() -> None:
-    """Skip the live tier where its servers are not installed; in CI (CI set) that is a failure instead."""
-    missing = [f"{name} ({fix})" for name, fix in TOOLS.items() if shutil.which(name) is None]
+    """Skip the live tier where its servers are not installed; in CI (CI set) that is a failure instead.
+
+    A tool counts as installed where LocalStack finds it (find_tool: the tools folder, then PATH)."""
+    missing = []
+    for name, fix in TOOLS.items():
+        try:
+            find_tool(name, fix=fix)
+        except ToolError:
+            missing.append(f"{name} ({fix})")
     if not missing:
         return
     reason = "live tier needs " + "; ".join(missing)
@@ -119,6 +126,5 @@ class SuiteRunner:
 
 
 def host_requirements() -> set[str]:
-    """The requirement ids of the host profile (fixtures/profiles/host.yaml is the truth)."""
-    profile = yaml.safe_load(HOST_PROFILE.read_text())
-    return set(profile["requirements"])
+    """The requirement ids of the host profile (fixtures/profiles/host.yaml, loaded as the suite loads it)."""
+    return set(profiles.load(str(HOST_PROFILE)).ids())

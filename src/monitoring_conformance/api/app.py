@@ -65,8 +65,7 @@ class TodoApp:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        for status, hint in HINTS.items():
-            endpoint.hints.setdefault(status, hint)
+        endpoint.add_hints(HINTS)
 
     def __repr__(self) -> str:
         return f"TodoApp({self.endpoint.describe()!r})"

@@ -102,8 +102,7 @@ class Grafana:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        for status, hint in HINTS.items():
-            endpoint.hints.setdefault(status, hint)
+        endpoint.add_hints(HINTS)
 
     def __repr__(self) -> str:
         return f"Grafana({self.endpoint.describe()!r})"

@@ -62,6 +62,16 @@ def endpoint_error(message: str, *, url: str = "", status: int | None = None) ->
     return EndpointError(redact(message), url=redact(url), status=status)
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``…`` when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bare(url: str) -> str:
+    """``url`` without its query string and fragment (those may be long, or hold a selector)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl() or url
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -127,6 +137,11 @@ class Endpoint:
     def __repr__(self) -> str:
         return f"Endpoint({self.describe()!r})"
 
+    def add_hints(self, defaults: Mapping[int, str]) -> None:
+        """Add a client's per-status hints; a hint the endpoint already has for a status is kept."""
+        for status, hint in defaults.items():
+            self.hints.setdefault(status, hint)
+
     # -- addressing -----------------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
@@ -144,10 +159,7 @@ class Endpoint:
     def relative(self, url: str) -> str:
         """``url`` as a path below the base URL (for evidence), query string decoded for reading."""
         rel = url[len(self.base_url) :] if url.startswith(self.base_url) else url
-        rel = unquote_plus(rel) or "/"
-        if len(rel) > EVIDENCE:
-            rel = rel[: EVIDENCE - 1] + "…"
-        return redact(rel)
+        return redact(shorten(unquote_plus(rel) or "/", EVIDENCE))
 
     # -- requests -------------------------------------------------------------------------------------
 
@@ -229,7 +241,7 @@ class Endpoint:
     ) -> EndpointError | AuthError:
         """The error for an unexpected HTTP status (401/403 -> AuthError, others -> EndpointError)."""
         merged = {**self.hints, **(hints or {})}
-        bare = urlsplit(url)._replace(query="", fragment="").geturl() or url
+        bare = _bare(url)
         head = f"{method} {redact(bare)} -> {status} {_reason(status)}".rstrip()
         kube = _kube_status_message(body) if self.via == API_SERVER_PROXY else None
         excerpt = self.excerpt(body)
@@ -266,9 +278,9 @@ class Endpoint:
         query = ""
         if params:
             query = "?" + "&".join(f"{k}={v}" for k, v in params.items())
-        self._record(method, url + query, self.classify(exc))
-        bare = urlsplit(url)._replace(query="", fragment="").geturl() or url
         reason = self.classify(exc)
+        self._record(method, url + query, reason)
+        bare = _bare(url)
         return endpoint_error(f"{method} {bare} -> {reason} ({self.where()})", url=bare)
 
     def classify(self, exc: BaseException) -> str:
@@ -307,10 +319,7 @@ class Endpoint:
     @staticmethod
     def excerpt(body: str) -> str:
         """A one-line, redacted, shortened form of a response body."""
-        line = " ".join(body.split())
-        if len(line) > EXCERPT:
-            line = line[: EXCERPT - 1] + "…"
-        return redact(line)
+        return redact(shorten(" ".join(body.split()), EXCERPT))
 
     # -- evidence -------------------------------------------------------------------------------------
 

@@ -52,8 +52,7 @@ class Loki:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        for status, hint in HINTS.items():
-            endpoint.hints.setdefault(status, hint)
+        endpoint.add_hints(HINTS)
 
     def __repr__(self) -> str:
         return f"Loki({self.endpoint.describe()!r})"

@@ -20,7 +20,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
+from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error, shorten
 from monitoring_conformance.errors import EndpointError
 from monitoring_conformance.redact import redact
 
@@ -92,8 +92,7 @@ class Prometheus:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        for status, hint in HINTS.items():
-            endpoint.hints.setdefault(status, hint)
+        endpoint.add_hints(HINTS)
         # PrometheusConnect mounts its own retrying adapter on the session; keep the session's adapters
         # (test doubles, TLS settings) and fail fast instead of retrying with back-off.
         saved = dict(endpoint.session.adapters)
@@ -209,10 +208,8 @@ class Prometheus:
     def _api_error(self, url: str, status: int, body: str, params: dict[str, str]) -> Exception:
         error = _api_error_text(body)
         if status in (400, 422) and error is not None:
-            expr = params.get("query", "")
-            shown = expr if len(expr) <= 160 else expr[:159] + "…"
             return endpoint_error(
-                f"Prometheus rejected the query {shown!r}: {error}"
+                f"Prometheus rejected the query {shorten(params.get('query', ''), 160)!r}: {error}"
                 f" (GET {url} -> {status}, {self.endpoint.where()})",
                 url=url,
                 status=status,

@@ -13,8 +13,8 @@ from monitoring_conformance.bootstrap.fetch import apt_fix, apt_install, fetch_f
 from monitoring_conformance.bootstrap.machine import (
     DEFAULT_HELM_MAJOR,
     SUPPORTED_HELM_MAJORS,
+    TOOL_BY_NAME,
     TOOL_NAMES,
-    TOOLS,
     WHEEL_TOOLS,
     BootstrapError,
     Context,
@@ -31,14 +31,19 @@ from monitoring_conformance.tools.runner import TOOLS_DIR, SubprocessRunner
 KUBECTL_FROM_WHEEL = "MC_KUBECTL_FROM_WHEEL"
 
 
+def wheel_major(statuses: Mapping[str, Status], forced_major: int | None) -> int:
+    """The helm major whose wheel to use: the forced one, else the usable helm's, else the default."""
+    helm = statuses.get("helm")
+    helm_major = major_of(helm.version) if helm is not None and helm.ok and helm.version else None
+    return forced_major or helm_major or DEFAULT_HELM_MAJOR
+
+
 def pin_kubectl(ctx: Context, statuses: dict[str, Status], forced_major: int | None) -> None:
     """Mark a kubectl other than the pinned wheel's (for the helm major in use) as missing: it is fetched."""
     status = statuses.get("kubectl")
     if status is None or not status.ok:
         return
-    helm = statuses.get("helm")
-    helm_major = major_of(helm.version) if helm is not None and helm.ok and helm.version else None
-    wheel = ctx.wheels.get(forced_major or helm_major or DEFAULT_HELM_MAJOR)
+    wheel = ctx.wheels.get(wheel_major(statuses, forced_major))
     if wheel is not None and status.version != wheel.kubectl_version:
         statuses["kubectl"] = Status(
             "kubectl", path=status.path,
@@ -49,8 +54,7 @@ def pin_kubectl(ctx: Context, statuses: dict[str, Status], forced_major: int | N
 def resolve_helm_tools(
     ctx: Context, forced_major: int | None, wanted: Sequence[str], *, wheel_kubectl: bool = False
 ) -> list[Status]:
-    specs = {s.name: s for s in TOOLS}
-    statuses = {name: probe(ctx, specs[name]) for name in wanted}
+    statuses = {name: probe(ctx, TOOL_BY_NAME[name]) for name in wanted}
     if "helm" in statuses:
         statuses["helm"] = check_helm(statuses["helm"], forced_major)
     if wheel_kubectl:
@@ -58,9 +62,7 @@ def resolve_helm_tools(
     missing = [name for name, status in statuses.items() if not status.ok]
     if not missing:
         return [statuses[n] for n in wanted]
-    helm = statuses.get("helm")
-    helm_major = major_of(helm.version) if helm is not None and helm.ok and helm.version else None
-    major = forced_major or helm_major or DEFAULT_HELM_MAJOR
+    major = wheel_major(statuses, forced_major)
     try:
         fetch_from_wheel(ctx, major, missing)
     except BootstrapError as exc:
@@ -68,11 +70,11 @@ def resolve_helm_tools(
         for name in missing:
             statuses[name] = Status(
                 name, problem=f"{statuses[name].problem}; {exc}",
-                fix=f"{how} and rerun, or {specs[name].manual_fix}",
+                fix=f"{how} and rerun, or {TOOL_BY_NAME[name].manual_fix}",
             )  # fmt: skip
         return [statuses[n] for n in wanted]
     for name in missing:
-        status = probe(ctx, specs[name])
+        status = probe(ctx, TOOL_BY_NAME[name])
         if name == "helm":
             status = check_helm(status, forced_major)
         if status.ok:
@@ -82,14 +84,13 @@ def resolve_helm_tools(
             statuses[name] = Status(
                 name,
                 problem=f"fetched from {ctx.wheels[major].requirement}, but {status.problem}",
-                fix=specs[name].manual_fix,
+                fix=TOOL_BY_NAME[name].manual_fix,
             )
     return [statuses[n] for n in wanted]
 
 
 def resolve_apt_tools(ctx: Context, wanted: Sequence[str], *, install: bool) -> list[Status]:
-    specs = {s.name: s for s in TOOLS}
-    statuses = {name: probe(ctx, specs[name]) for name in wanted}
+    statuses = {name: probe(ctx, TOOL_BY_NAME[name]) for name in wanted}
     missing = [name for name, status in statuses.items() if not status.ok]
     if not missing:
         return [statuses[n] for n in wanted]
@@ -97,10 +98,10 @@ def resolve_apt_tools(ctx: Context, wanted: Sequence[str], *, install: bool) -> 
         for name in missing:
             why = statuses[name].problem
             statuses[name] = Status(
-                name, path=statuses[name].path, problem=why, fix=apt_fix(ctx, specs[name])
+                name, path=statuses[name].path, problem=why, fix=apt_fix(ctx, TOOL_BY_NAME[name])
             )
         return [statuses[n] for n in wanted]
-    packages = sorted({p for n in missing if (p := specs[n].apt_package)})
+    packages = sorted({p for n in missing if (p := TOOL_BY_NAME[n].apt_package)})
     try:
         apt_install(ctx, packages)
     except BootstrapError as exc:
@@ -108,16 +109,16 @@ def resolve_apt_tools(ctx: Context, wanted: Sequence[str], *, install: bool) -> 
             statuses[name] = Status(
                 name,
                 problem=f"{statuses[name].problem}; apt-get install failed: {exc}",
-                fix=apt_fix(ctx, specs[name]),
+                fix=apt_fix(ctx, TOOL_BY_NAME[name]),
             )
         return [statuses[n] for n in wanted]
     for name in missing:
-        status = probe(ctx, specs[name])
+        status = probe(ctx, TOOL_BY_NAME[name])
         if status.ok:
-            note = f"installed Debian package {specs[name].apt_package}"
+            note = f"installed Debian package {TOOL_BY_NAME[name].apt_package}"
             statuses[name] = Status(name, status.path, status.version, note=note)
         else:
-            fix = apt_fix(ctx, specs[name])
+            fix = apt_fix(ctx, TOOL_BY_NAME[name])
             statuses[name] = Status(name, problem=f"after apt-get install, {status.problem}", fix=fix)
     return [statuses[n] for n in wanted]
 
@@ -138,11 +139,10 @@ def bootstrap(
         if install:
             statuses += resolve_helm_tools(ctx, forced_major, wheel_tools, wheel_kubectl=wheel_kubectl)
         else:
-            specs = {s.name: s for s in TOOLS}
             for name in wheel_tools:
-                status = probe(ctx, specs[name])
+                status = probe(ctx, TOOL_BY_NAME[name])
                 status = check_helm(status, forced_major) if name == "helm" else status
-                fix = "run `python -m monitoring_conformance.bootstrap`, or " + specs[name].manual_fix
+                fix = "run `python -m monitoring_conformance.bootstrap`, or " + TOOL_BY_NAME[name].manual_fix
                 statuses.append(
                     status if status.ok else Status(name, status.path, problem=status.problem, fix=fix)
                 )

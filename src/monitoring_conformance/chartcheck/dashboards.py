@@ -17,12 +17,14 @@ from monitoring_conformance.chartcheck.promql import Query
 from monitoring_conformance.chartcheck.values import lookup
 from monitoring_conformance.dashboards import (
     Dashboard,
+    dashboard_files,
     default_variables,
     iter_panels,
     load_dashboard,
     panel_targets,
     substitute,
     target_datasource,
+    template_variables,
 )
 from monitoring_conformance.errors import UsageError
 
@@ -34,11 +36,9 @@ _VARIABLE_REF = re.compile(r"^\$\{?(\w+)\}?$")
 
 def load_all(directory: Path) -> tuple[list[Dashboard], list[Finding]]:
     """Every dashboard that parses, and a finding for each file that does not."""
-    if not directory.is_dir():
-        raise UsageError(f"dashboard folder {directory} does not exist; check the chart path")
     dashboards: list[Dashboard] = []
     findings: list[Finding] = []
-    for path in sorted(directory.glob("*.json")):
+    for path in dashboard_files(directory):
         try:
             dashboards.append(load_dashboard(path))
         except UsageError as exc:
@@ -76,12 +76,10 @@ def check_identity(dashboards: Sequence[Dashboard]) -> list[Finding]:
 
 def _datasource_variables(dashboard: Dashboard) -> dict[str, str]:
     """name -> plugin type (``prometheus``/``loki``) of every datasource-type template variable."""
-    templating = dashboard.data.get("templating")
-    entries = templating.get("list") if isinstance(templating, dict) else None
     return {
         str(v["name"]): str(v.get("query") or "")
-        for v in entries or []
-        if isinstance(v, dict) and v.get("type") == "datasource" and v.get("name")
+        for v in template_variables(dashboard.data)
+        if v.get("type") == "datasource"
     }
 
 

@@ -19,7 +19,7 @@ class Finding:
         return f"{location}: {self.message}"
 
 
-def format_findings(findings: Iterable[Finding], *, what: str) -> str:
+def format_findings(findings: Iterable[Finding], *, what: str = "findings") -> str:
     """A readable block for an assertion message: a headline, then one line per finding."""
     items = [str(f) for f in findings]
     if not items:

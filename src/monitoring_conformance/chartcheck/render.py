@@ -103,6 +103,11 @@ def dependencies(chart_dir: Path) -> list[Dependency]:
     return found
 
 
+def subchart_conditions(chart_dir: Path) -> dict[str, str]:
+    """Subchart values key -> its Chart.yaml ``condition``, for each dependency that has one."""
+    return {dep.key: dep.condition for dep in dependencies(chart_dir) if dep.condition}
+
+
 def offline_copy(chart_dir: Path, tmp: Path) -> Path:
     """Copy the chart into ``tmp`` with a stand-in folder (only a Chart.yaml) per dependency.
 
@@ -189,13 +194,6 @@ def render_manifests(
         api_versions=api_versions,
     )
     return parse_manifests(text)
-
-
-def render(
-    helm: Helm, chart: Path, values_files: Sequence[Path] = (), **options: Any
-) -> list[dict[str, Any]]:
-    """The rendered objects only (see :func:`render_manifests` for the options)."""
-    return [m.obj for m in render_manifests(helm, chart, values_files, **options)]
 
 
 def render_notes(

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitoring_conformance.chartcheck.findings import Finding
-from monitoring_conformance.chartcheck.logql import Matcher
 from monitoring_conformance.chartcheck.promql import Query, SeriesFile
 
 #: Keywords followed by a parenthesised list of label names (skipped as a whole).
@@ -22,18 +21,20 @@ LABEL_LIST_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left"
 #: Keywords that are neither metric names nor functions.
 KEYWORDS = frozenset({"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan"})
 
-_TOKEN = re.compile(
-    r"""
+#: Token patterns PromQL and LogQL share; each language adds its own operators.
+_COMMON = r"""
     (?P<space>\s+)
     |(?P<comment>\#[^\n]*)
     |(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
     |(?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z0-9_]*)
     |(?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)
     |(?P<variable>\$\{[^}]*\}|\$\w+|\[\[\w+(?::\w+)?\]\])
-    |(?P<op>=~|!~|!=|==|>=|<=|[-+*/%^<>=,(){}\[\]@:])
-    """,
-    re.VERBOSE,
-)
+"""
+_PROMQL_OPS = r"=~|!~|!=|==|>=|<=|[-+*/%^<>=,(){}\[\]@:]"
+#: LogQL's pipeline adds ``|``, the line filters ``|=``/``|~``/``|>`` and ``!>``.
+_LOGQL_OPS = r"\|[=~>]?|!>|" + _PROMQL_OPS
+_TOKEN = re.compile(_COMMON + rf"|(?P<op>{_PROMQL_OPS})", re.VERBOSE)
+_LOGQL_TOKEN = re.compile(_COMMON + rf"|(?P<op>{_LOGQL_OPS})", re.VERBOSE)
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
@@ -52,12 +53,40 @@ class Token:
         return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
-def tokenize(expr: str) -> list[Token]:
-    """PromQL tokens without spaces and comments; ValueError at the first character that starts none."""
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher, ``label op "value"``, of a PromQL vector or LogQL stream selector."""
+
+    label: str
+    op: str
+    value: str
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.label, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        hit = re.fullmatch(self.value, actual) is not None
+        return hit if self.op == "=~" else not hit
+
+    def __str__(self) -> str:
+        return f'{self.label}{self.op}"{self.value}"'
+
+
+def selector_matches(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
+    """True when ``labels`` satisfy every matcher."""
+    return all(m.matches(labels) for m in matchers)
+
+
+def tokenize(expr: str, *, logql: bool = False) -> list[Token]:
+    """PromQL (or LogQL) tokens without spaces and comments; ValueError at the first character that starts
+    none."""
+    pattern = _LOGQL_TOKEN if logql else _TOKEN
     tokens: list[Token] = []
     position = 0
     while position < len(expr):
-        match = _TOKEN.match(expr, position)
+        match = pattern.match(expr, position)
         if not match:
             raise ValueError(f"unexpected {expr[position]!r} at character {position + 1}")
         kind = str(match.lastgroup)
@@ -79,13 +108,13 @@ class VectorSelector:
         return next((m.value for m in self.matchers if m.label == "__name__" and m.op == "="), None)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(m.matches(labels) for m in self.matchers)
+        return selector_matches(self.matchers, labels)
 
     def __str__(self) -> str:
         return self.text
 
 
-def _closing(tokens: Sequence[Token], start: int, opening: str, closing: str) -> int:
+def closing_bracket(tokens: Sequence[Token], start: int, opening: str, closing: str) -> int:
     """Index of the token that closes the bracket at ``start``."""
     depth = 0
     for index in range(start, len(tokens)):
@@ -98,7 +127,7 @@ def _closing(tokens: Sequence[Token], start: int, opening: str, closing: str) ->
     raise ValueError(f"{opening!r} at character {tokens[start].position + 1} is never closed")
 
 
-def _matchers(tokens: Sequence[Token], start: int, end: int) -> list[Matcher]:
+def label_matchers(tokens: Sequence[Token], start: int, end: int) -> list[Matcher]:
     """The matchers between ``{`` at ``start`` and ``}`` at ``end``."""
     found: list[Matcher] = []
     index = start + 1
@@ -138,12 +167,12 @@ def vector_selectors(expr: str) -> list[VectorSelector]:
         following = tokens[index + 1] if index + 1 < len(tokens) else None
         if token.kind == "ident" and token.text.lower() in LABEL_LIST_KEYWORDS:
             index = (
-                _closing(tokens, index + 1, "(", ")") + 1
+                closing_bracket(tokens, index + 1, "(", ")") + 1
                 if following and following.text == "("
                 else index + 1
             )
         elif token.text == "[":
-            index = _closing(tokens, index, "[", "]") + 1
+            index = closing_bracket(tokens, index, "[", "]") + 1
         elif token.kind == "ident" and (
             token.text.lower() in KEYWORDS
             or (following is not None and following.text == "(")
@@ -155,8 +184,8 @@ def vector_selectors(expr: str) -> list[VectorSelector]:
             brace = index + 1 if token.kind == "ident" else index
             end = index
             if brace < len(tokens) and tokens[brace].text == "{":
-                end = _closing(tokens, brace, "{", "}")
-                matchers += _matchers(tokens, brace, end)
+                end = closing_bracket(tokens, brace, "{", "}")
+                matchers += label_matchers(tokens, brace, end)
             text = expr[token.position : tokens[end].position + len(tokens[end].text)]
             selectors.append(VectorSelector(tuple(matchers), text))
             index = end + 1

@@ -19,6 +19,7 @@ from monitoring_conformance.chartcheck.alloy import AlloySyntaxError, parse
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.render import Manifest
 from monitoring_conformance.chartcheck.values import lookup
+from monitoring_conformance.dashboards import dashboard_files
 
 #: Loki's HTTP port unless ``loki.loki.server.http_listen_port`` says otherwise.
 LOKI_DEFAULT_PORT = 3100
@@ -189,7 +190,7 @@ def check_dashboard_configmaps(
         )
     search = lookup(values, f"{sidecar}.searchNamespace")
     configmaps = [m for m in manifests if m.kind == "ConfigMap"]
-    for path in sorted(dashboards_dir.glob("*.json")):
+    for path in dashboard_files(dashboards_dir):
         holders = [m for m in configmaps if path.name in (m.obj.get("data") or {})]
         if not holders:
             findings.append(Finding(str(path), "ConfigMap", "no rendered ConfigMap holds this dashboard"))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
-from monitoring_conformance.checks.base import NotVerifiable, Poll, expect
+from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, label_set, one_line
 from monitoring_conformance.errors import Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -53,15 +53,6 @@ class Baseline:
     series: list[str] = field(default_factory=list)
 
 
-def series_key(labels: Mapping[str, str]) -> str:
-    """A stable text for a label set: ``{instance="...", job="..."}``."""
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def take_baseline(
     prometheus: Prometheus | None, app: TodoBackend | None, spec: Spec, *, clock: Clock | None = None
 ) -> Baseline | None:
@@ -75,7 +66,7 @@ def take_baseline(
         try:
             started = app.process_start_time()
         except Exception as exc:
-            return Baseline(source, error=_one_line(exc))
+            return Baseline(source, error=one_line(exc))
         if started is None:
             return Baseline(source, error="the backend's /metrics has no process_start_time_seconds")
         return Baseline(source, values={"process": started}, series=["process"])
@@ -87,7 +78,7 @@ def take_baseline(
     def probe() -> dict[str, float]:
         samples = prometheus.query(query)
         expect(bool(samples), f"no series for {query}")
-        return {series_key(s.metric): s.value for s in samples}
+        return {label_set(s.metric): s.value for s in samples}
 
     budget = min(spec.timeout, BASELINE_BUDGET_S)
     try:
@@ -95,7 +86,7 @@ def take_baseline(
             probe, timeout=budget, interval=spec.interval, what="restart baseline", clock=clock
         )
     except (WaitTimeout, Unrecoverable) as exc:
-        return Baseline(query, error=_one_line(exc))
+        return Baseline(query, error=one_line(exc))
     return Baseline(query, values=values, series=sorted(values))
 
 
@@ -180,7 +171,7 @@ def _restarts(
         return 0 if now == before["process"] else 1
     if prometheus is None:
         return None
-    current = {series_key(s.metric): s.value for s in prometheus.query(query)}
+    current = {label_set(s.metric): s.value for s in prometheus.query(query)}
     gone = [key for key in before if key not in current]
     changed = [key for key in before if key in current and current[key] != before[key]]
     seen["restarts"] = {"query": query, "before": dict(before), "now": current, "changed": changed}

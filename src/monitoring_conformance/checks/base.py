@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -38,6 +38,11 @@ def expect(condition: bool, message: str) -> None:
     """
     if not condition:
         raise AssertionError(message)
+
+
+def label_set(labels: Mapping[str, str]) -> str:
+    """A label set as text, names sorted: ``{instance="...", job="..."}``."""
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 def request_line(endpoint: Described | None) -> str:
@@ -81,13 +86,13 @@ class Poll:
             )
         except WaitTimeout as exc:
             self.elapsed = clock.now() - start
-            last = _one_line(exc.__cause__) if exc.__cause__ is not None else "none"
+            last = one_line(exc.__cause__) if exc.__cause__ is not None else "none"
             head = f"after {self.elapsed:.1f}s ({self.attempts} attempts)"
             raise self.failed(head, what, last, look_next) from None
         except Unrecoverable as exc:
             self.elapsed = clock.now() - start
             head = f"at once after {self.elapsed:.1f}s ({self.attempts} attempts, unrecoverable)"
-            raise self.failed(head, what, _one_line(exc), look_next) from None
+            raise self.failed(head, what, one_line(exc), look_next) from None
         finally:
             self.elapsed = clock.now() - start
 
@@ -118,7 +123,8 @@ def fail(record: Record, what: str, last: str, *, request: str, look_next: str) 
     return CheckFailed(message)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its lines joined by `` | ``), or its type when it has none."""
     text = str(exc).strip() or type(exc).__name__
     return " | ".join(part.strip() for part in text.splitlines() if part.strip())
 
@@ -128,4 +134,4 @@ def _safe(look_next: Callable[[], str]) -> str:
     try:
         return look_next()
     except Exception as exc:  # a hint must not replace the real failure
-        return f"(could not build a hint: {_one_line(exc)})"
+        return f"(could not build a hint: {one_line(exc)})"

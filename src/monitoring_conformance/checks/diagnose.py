@@ -12,6 +12,7 @@ from typing import Any
 from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.api.loki import Loki
 from monitoring_conformance.api.prometheus import Prometheus
+from monitoring_conformance.checks.base import one_line
 from monitoring_conformance.targets.base import Target
 
 #: At most this many scrape targets are listed (unhealthy ones first).
@@ -19,7 +20,7 @@ MAX_TARGETS = 60
 
 
 def _note(exc: BaseException) -> str:
-    return "could not collect: " + " ".join(str(exc).split())[:300]
+    return "could not collect: " + one_line(exc)[:300]
 
 
 def prometheus_targets(prometheus: Prometheus) -> list[dict[str, str]] | str:

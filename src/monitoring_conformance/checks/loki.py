@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.loki import Loki, Stream, line_filter
-from monitoring_conformance.checks.base import Poll, fail, request_line
+from monitoring_conformance.checks.base import Poll, fail, label_set, request_line
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -35,10 +35,6 @@ def label_mismatch(labels: Mapping[str, str], expected: Mapping[str, str]) -> di
         if (want == "*" and not have) or (want != "*" and have != want):
             wrong[name] = want
     return wrong
-
-
-def _labels_text(labels: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 def _expected_text(wrong: Mapping[str, str]) -> str:
@@ -112,7 +108,7 @@ def canary_arrives(
 def _wrong_labels(stream: Stream, expected: Mapping[str, str]) -> None:
     wrong = label_mismatch(stream.labels, expected)
     raise Unrecoverable(
-        f"canary arrived, but under labels {_labels_text(stream.labels)}; expected {_expected_text(wrong)}"
+        f"canary arrived, but under labels {label_set(stream.labels)}; expected {_expected_text(wrong)}"
     )
 
 

@@ -19,10 +19,8 @@ from pathlib import Path
 import requests
 
 from monitoring_conformance import preflight
-from monitoring_conformance.checks.grafana import overview_uid
-from monitoring_conformance.diagnostics import Sources, collect
-from monitoring_conformance.errors import ConformanceError
-from monitoring_conformance.install_watch import GrafanaWatch
+from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
+from monitoring_conformance.install_watch import GrafanaWatch, grafana_watch, watched_login
 from monitoring_conformance.orchestrate import KindOptions, KindRun
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.settings import Settings
@@ -30,10 +28,8 @@ from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     Connection,
     SecretReader,
-    admin_login,
     core_api,
     grafana_credentials,
-    values_secret_ref,
 )
 from monitoring_conformance.tools.runner import Runner
 from monitoring_conformance.wait import Clock
@@ -103,17 +99,9 @@ class KindTarget:
     def grafana_watch(self) -> GrafanaWatch | None:
         """What the install phase polls while helm runs (None when the overview dashboard is unknown)."""
         opts = self.options
-        try:
-            uid = overview_uid(opts.chart / "dashboards")
-        except ConformanceError as exc:
-            self.echo(f"[kind] Grafana is not watched during the install: {exc}")
-            return None
-        ref = values_secret_ref([opts.chart / "values.yaml", opts.values])
-        return GrafanaWatch(
-            endpoint=self.connection().grafana_endpoint,
-            credentials=admin_login(self.settings, self.secret_reader, opts.monitoring_namespace, ref),
-            dashboard_uid=uid, kubectl=self.run.kubectl(), namespace=opts.monitoring_namespace,
-        )
+        return grafana_watch(self.settings, self.connection(), self.secret_reader, self.run.kubectl(),
+                             chart=opts.chart, values=opts.values, namespace=opts.monitoring_namespace,
+                             echo=self.echo, target=self.name)
 
     def plan(self) -> list[list[str]]:
         return self.run.plan()
@@ -129,9 +117,7 @@ class KindTarget:
         self.run.up()
         opts = self.options
         readiness = self.run.readiness
-        watcher = self.run.watcher
-        seen_login = watcher.used if watcher is not None and readiness and readiness.ready_at else None
-        credentials = seen_login or grafana_credentials(
+        credentials = watched_login(self.run.watcher, readiness) or grafana_credentials(
             self.settings, self.run.helm(), self.secret_reader, namespace=opts.monitoring_namespace,
             release=opts.release, echo=self.echo, target=self.name,
         )
@@ -141,8 +127,7 @@ class KindTarget:
         )
         self.stack.timings = self.run.phases.timings  # the same dict: checks/teardown land in it later
         if readiness is not None:
-            self.stack.grafana_ready_at = readiness.ready_at
-            self.stack.grafana_ready_evidence = dict(readiness.evidence)
+            readiness.apply_to(self.stack)
         self.opened_at = self.clock.now()
         return self.stack
 
@@ -157,14 +142,9 @@ class KindTarget:
             return self.diagnosed
         if not self.run.cluster_up:
             return {}
-        stack = self.stack
-        endpoints = {}
-        if stack is not None:
-            endpoints = {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki,
-                         "app": stack.app}
         self.diagnosed = collect(directory, Sources(
             kubectl=self.run.kubectl(), helm=self.run.helm(), release=self.options.release,
-            monitoring_namespace=self.options.monitoring_namespace, endpoints=endpoints,
+            monitoring_namespace=self.options.monitoring_namespace, endpoints=stack_endpoints(self.stack),
             versions=self.run.versions,
         ))
         return self.diagnosed

@@ -17,11 +17,16 @@ from pathlib import Path
 
 import requests
 
-from monitoring_conformance.api.http import Endpoint
-from monitoring_conformance.checks.grafana import overview_uid
-from monitoring_conformance.diagnostics import Sources, collect
-from monitoring_conformance.errors import ConformanceError, ToolError
-from monitoring_conformance.install_watch import GRAFANA_SELECTOR, INTERVAL, GrafanaWatch, pods_evidence
+from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.install_watch import (
+    GRAFANA_SELECTOR,
+    INTERVAL,
+    GrafanaWatch,
+    grafana_watch,
+    pods_evidence,
+    watched_login,
+)
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.release import (
     ClusterHelm,
@@ -37,16 +42,14 @@ from monitoring_conformance.targets.kubeaccess import (
     DEFAULT_KUBECONFIG,
     Connection,
     SecretReader,
-    admin_login,
     core_api,
     grafana_credentials,
     kube_session,
     service_proxy_url,
-    values_secret_ref,
 )
 from monitoring_conformance.tools.helm import HELM_FIX, Helm, HelmVersion, RepoFiles
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import Runner, find_tool
+from monitoring_conformance.tools.runner import Runner, find_tool, tool_or_name
 from monitoring_conformance.wait import Clock
 
 __all__ = ["KubeconfigTarget", "kube_session", "service_proxy_url"]
@@ -96,12 +99,12 @@ class KubeconfigTarget:
     # -- tools ----------------------------------------------------------------------------------------
 
     def helm(self) -> ClusterHelm:
-        path = find_tool("helm", fix=HELM_FIX) if self.settings.install_chart else _optional_tool("helm")
+        path = find_tool("helm", fix=HELM_FIX) if self.settings.install_chart else tool_or_name("helm")
         return ClusterHelm(self.runner, path, kubeconfig=self.settings.kubeconfig,
                            context=self.settings.context)
 
     def kubectl(self) -> Kubectl:
-        return Kubectl(self.runner, _optional_tool("kubectl"), kubeconfig=self.settings.kubeconfig,
+        return Kubectl(self.runner, tool_or_name("kubectl"), kubeconfig=self.settings.kubeconfig,
                        context=self.settings.context)
 
     # -- Target ---------------------------------------------------------------------------------------
@@ -168,8 +171,7 @@ class KubeconfigTarget:
             t0, source = None, "unknown: helm not found, so the release's deploy time cannot be read"
         if s.deployed_at is not None:
             t0, source = s.deployed_at, s.shown("deployed_at")
-        seen_login = watch.used if watch is not None and readiness and readiness.ready_at else None
-        credentials = seen_login or grafana_credentials(
+        credentials = watched_login(watch, readiness) or grafana_credentials(
             s, helm if have_helm else None, self.secret_reader, namespace=s.monitoring_namespace,
             release=s.release, echo=self.echo, target=self.name,
         )
@@ -179,8 +181,7 @@ class KubeconfigTarget:
         self.stack = self.connection.stack(self.name, credentials=credentials, t0=t0, t0_source=source,
                                            versions=self.versions, timings=self.timings, echo=self.echo)
         if readiness is not None:
-            self.stack.grafana_ready_at = readiness.ready_at
-            self.stack.grafana_ready_evidence = dict(readiness.evidence)
+            readiness.apply_to(self.stack)
         elif t0 is not None:  # a t0 this run did not watch: is the Grafana running now younger than it?
             self.stack.grafana_ready_evidence = pods_evidence(self.kubectl(), s.monitoring_namespace, t0,
                                                               source)
@@ -189,27 +190,18 @@ class KubeconfigTarget:
     def grafana_watch(self) -> GrafanaWatch | None:
         """What --install-chart polls while helm runs (None when the overview dashboard is unknown)."""
         s = self.settings
-        try:
-            uid = overview_uid(CHART / "dashboards")
-        except ConformanceError as exc:
-            self.echo(f"[{self.name}] Grafana is not watched during the install: {exc}")
-            return None
-        ref = values_secret_ref([CHART / "values.yaml", *([Path(s.values)] if s.values else [])])
-        return GrafanaWatch(
-            endpoint=self.connection.grafana_endpoint,
-            credentials=admin_login(s, self.secret_reader, s.monitoring_namespace, ref),
-            dashboard_uid=uid, kubectl=self.kubectl(), namespace=s.monitoring_namespace,
-        )
+        return grafana_watch(s, self.connection, self.secret_reader, self.kubectl(), chart=CHART,
+                             values=Path(s.values) if s.values else None, namespace=s.monitoring_namespace,
+                             echo=self.echo, target=self.name)
 
     def close(self, *, failed: bool) -> None:
         """Nothing is deleted: the cluster and the release belong to the user."""
 
     def diagnostics(self, directory: Path) -> dict[str, str]:
         s = self.settings
-        endpoints = _endpoints(self.stack)
         sources = Sources(
             kubectl=self.kubectl(), helm=self.helm(), release=s.release,
-            monitoring_namespace=s.monitoring_namespace, endpoints=endpoints,
+            monitoring_namespace=s.monitoring_namespace, endpoints=stack_endpoints(self.stack),
             versions=self.stack.versions if self.stack else {},
         )
         return collect(directory, sources)
@@ -235,15 +227,3 @@ def _shown(settings: Settings, name: str) -> str:
     value = str(getattr(settings, name))
     return shown[: -len(value)].rstrip(" =") if value and shown.endswith(value) else shown
 
-
-def _optional_tool(name: str) -> str:
-    try:
-        return find_tool(name, fix="")
-    except ToolError:
-        return name
-
-
-def _endpoints(stack: Stack | None) -> dict[str, Endpoint | None]:
-    if stack is None:
-        return {}
-    return {"prometheus": stack.prometheus, "grafana": stack.grafana, "loki": stack.loki, "app": stack.app}

@@ -21,7 +21,7 @@ from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.report import rfc3339
-from monitoring_conformance.settings import OPTION_BY_NAME, Settings
+from monitoring_conformance.settings import OPTION_BY_NAME, Settings, show
 from monitoring_conformance.targets.base import Stack
 
 #: (connect, read) seconds for the start-up probe of each URL.
@@ -43,10 +43,8 @@ def t0_source(settings: Settings) -> str:
     """How t0 was given, for the report: ``--deployed-at 2026-11-27T10:00:00Z`` (or its env twin)."""
     if settings.deployed_at is None:
         return "unknown"
-    opt = OPTION_BY_NAME["deployed_at"]
-    origin = settings.sources.get("deployed_at")
-    label = {"env": f"{opt.env}=", "ini": f"ini {opt.ini} = "}.get(origin or "", f"{opt.flag} ")
-    return f"{label}{rfc3339(settings.deployed_at)}"
+    origin = settings.sources.get("deployed_at", "default")
+    return show(OPTION_BY_NAME["deployed_at"], origin, rfc3339(settings.deployed_at))
 
 
 def _default_session(system: str) -> requests.Session:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from monitoring_conformance.errors import CommandFailed, ToolError, UsageError
 from monitoring_conformance.tools.runner import Result, Runner, SubprocessRunner, find_tool
+from monitoring_conformance.tools.version import ToolVersion
 
 #: How to get helm when it is missing. Shown in the ToolError.
 HELM_FIX = (
@@ -23,30 +23,17 @@ HELM_FIX = (
     "or install helm v3.x/v4.x on PATH"
 )
 SUPPORTED_MAJORS = (3, 4)
-
-_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+#: The runner's timeout for ``helm upgrade --install``: helm's own ``--timeout`` plus this margin.
+INSTALL_MARGIN_S = 120
 
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, order=True)
-class HelmVersion:
+class HelmVersion(ToolVersion):
     """A helm release number, e.g. v4.1.4."""
 
-    major: int
-    minor: int
-    patch: int
-
-    @classmethod
-    def parse(cls, text: str) -> HelmVersion:
-        match = _VERSION.search(text.strip())
-        if not match:
-            raise ToolError(f"cannot read a helm version from {text.strip()!r}: expected e.g. v4.1.4")
-        major, minor, patch = (int(part) for part in match.groups())
-        return cls(major, minor, patch)
-
-    def __str__(self) -> str:
-        return f"v{self.major}.{self.minor}.{self.patch}"
+    tool = "helm"
+    example = "v4.1.4"
 
 
 class Helm:
@@ -136,24 +123,6 @@ class Helm:
             *_values_args(values_files),
             *install_flags(version, wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure),
         )
-
-    def upgrade_install(
-        self,
-        release: str,
-        chart: PathLike,
-        *,
-        namespace: str,
-        values_files: Sequence[PathLike] = (),
-        version: HelmVersion,
-        wait_seconds: int,
-        rollback_on_failure: bool = False,
-    ) -> Result:
-        """Run ``helm upgrade --install``; the runner's timeout is helm's own plus a margin."""
-        argv = self.upgrade_install_argv(
-            release, chart, namespace=namespace, values_files=values_files, version=version,
-            wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure,
-        )
-        return self.runner.run(argv, timeout=wait_seconds + 120)
 
     def status_argv(self, release: str, namespace: str) -> list[str]:
         return self.argv("status", release, "--namespace", namespace, "-o", "json")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from pytest_kind.cluster import KindCluster
 
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.runner import Result, Runner, SubprocessRunner, find_tool
+from monitoring_conformance.tools.version import ToolVersion
 
 KIND_FIX = "install kind v0.27 or newer (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
 MIN_KIND = (0, 27, 0)
@@ -31,28 +30,14 @@ DELETE_TIMEOUT = 300.0
 #: kind create waits this long for the control plane to be Ready.
 CREATE_WAIT = "180s"
 
-_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
-
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, order=True)
-class KindVersion:
-    major: int
-    minor: int
-    patch: int
+class KindVersion(ToolVersion):
+    """A kind release number: ``kind v0.32.0 go1.25.1 linux/amd64`` parses to KindVersion(0, 32, 0)."""
 
-    @classmethod
-    def parse(cls, text: str) -> KindVersion:
-        """``kind v0.32.0 go1.25.1 linux/amd64`` -> KindVersion(0, 32, 0)."""
-        match = _VERSION.search(text)
-        if not match:
-            raise ToolError(f"cannot read a kind version from {text.strip()[:80]!r}: expected e.g. v0.32.0")
-        major, minor, patch = (int(part) for part in match.groups())
-        return cls(major, minor, patch)
-
-    def __str__(self) -> str:
-        return f"v{self.major}.{self.minor}.{self.patch}"
+    tool = "kind"
+    example = "v0.32.0"
 
 
 def kind_version(runner: Runner, path: str, *, timeout: float = 5.0) -> KindVersion:

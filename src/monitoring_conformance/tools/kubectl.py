@@ -2,7 +2,8 @@
 
 Every command carries ``--kubeconfig`` (and ``--context`` when given), so nothing depends on the user's
 default kubeconfig; a path list (``a:b``, as KUBECONFIG allows) cannot be a flag value, so it travels in the
-``KUBECONFIG`` environment variable instead (:func:`kubeconfig_access`, :class:`EnvRunner`).
+``KUBECONFIG`` environment variable instead (:func:`kubeconfig_access`, and
+:func:`~monitoring_conformance.tools.runner.with_env` puts it into every command).
 :func:`pod_failures` names the states a wait cannot recover from.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring_conformance.errors import ToolError, Unrecoverable
-from monitoring_conformance.tools.runner import Result, Runner, SubprocessRunner, find_tool
+from monitoring_conformance.tools.runner import Result, Runner, SubprocessRunner, find_tool, with_env
 from monitoring_conformance.wait import Clock, eventually
 
 KUBECTL_FIX = "install kubectl (https://kubernetes.io/docs/tasks/tools/) or run the bootstrap"
@@ -44,32 +45,6 @@ def kubeconfig_access(
     if os.pathsep in text:
         return [], {"KUBECONFIG": text}
     return [flag, text], {}
-
-
-class EnvRunner:
-    """A Runner that adds fixed environment variables (``KUBECONFIG`` for a path list) to every command."""
-
-    def __init__(self, runner: Runner, env: Mapping[str, str]):
-        self.runner = runner
-        self.env = dict(env)
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        check: bool = True,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-    ) -> Result:
-        merged = {**self.env, **(env or {})}
-        return self.runner.run(argv, timeout=timeout, check=check, input=input, env=merged, cwd=cwd)
-
-
-def with_env(runner: Runner, env: Mapping[str, str]) -> Runner:
-    """``runner`` itself when ``env`` is empty, else an :class:`EnvRunner` around it."""
-    return EnvRunner(runner, env) if env else runner
 
 
 class Kubectl:

@@ -83,6 +83,32 @@ class SubprocessRunner:
         return result
 
 
+class EnvRunner:
+    """A Runner that adds fixed environment variables to every command (``KUBECONFIG`` for a path list)."""
+
+    def __init__(self, runner: Runner, env: Mapping[str, str]):
+        self.runner = runner
+        self.env = dict(env)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        merged = {**self.env, **(env or {})}
+        return self.runner.run(argv, timeout=timeout, check=check, input=input, env=merged, cwd=cwd)
+
+
+def with_env(runner: Runner, env: Mapping[str, str]) -> Runner:
+    """``runner`` itself when ``env`` is empty, else an :class:`EnvRunner` around it."""
+    return EnvRunner(runner, env) if env else runner
+
+
 Responder = Callable[[tuple[str, ...]], "Result | Exception | None"]
 
 
@@ -166,3 +192,12 @@ def find_tool(name: str, *, fix: str) -> str:
     if found:
         return found
     raise ToolError(f"{name} not found on PATH or in {TOOLS_DIR}: {fix}")
+
+
+def tool_or_name(name: str) -> str:
+    """The path :func:`find_tool` finds, or the bare ``name`` when it is missing (``--plan`` listings and
+    optional tools; running a missing one fails with runner's own ToolError)."""
+    try:
+        return find_tool(name, fix="")
+    except ToolError:
+        return name

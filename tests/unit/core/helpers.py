@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from tests.doubles import PrometheusDouble
 from tests.doubles.transport import RecordedTransport
 
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
+from monitoring_conformance.settings import OPTIONS
+
+#: Every environment twin blanked, so the machine's environment cannot change the outcome.
+CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
+#: The one query of the metrics.cpu profile :func:`cpu_run_args` writes.
+CPU_QUERY = 'node_cpu_seconds_total{job="node"}'
 
 
 def make_spec(rid: str, *, timeout: float = 10.0, interval: float = 0.5, threshold: float | None = None,
@@ -41,3 +49,21 @@ class DoublesPlugin:
 
     def pytest_mc_session_factory(self, config: pytest.Config) -> Callable[[str], requests.Session]:
         return lambda system: self.doubles[system].mount(requests.Session())
+
+
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Blank every environment twin (:data:`CLEAN_ENV`) and work in ``tmp_path``."""
+    for key, value in CLEAN_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+
+
+def cpu_run_args(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """CLI arguments of a one-requirement (metrics.cpu, :data:`CPU_QUERY`) urls run against a Prometheus
+    double, in a clean environment; no report folder chosen yet."""
+    clean_env(monkeypatch, tmp_path)
+    profile = tmp_path / "cpu.yaml"
+    entry = f"{{timeout: 1, queries: {{node_cpu: '{CPU_QUERY}'}}}}"
+    profile.write_text(f"requirements:\n  metrics.cpu: {entry}\n")
+    return ["--prometheus-url", PrometheusDouble.base_url, "--profile", str(profile),
+            "-p", "no:cacheprovider"]  # fmt: skip

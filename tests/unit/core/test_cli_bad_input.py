@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.doubles import GrafanaDouble, LokiDouble, PrometheusDouble, connection_refused
 from tests.doubles.transport import RecordedTransport
-from tests.unit.core.helpers import DoublesPlugin
+from tests.unit.core.helpers import CLEAN_ENV, CPU_QUERY, DoublesPlugin, clean_env, cpu_run_args
 
 from monitoring_conformance import cli
 from monitoring_conformance.errors import UsageError
@@ -24,8 +24,6 @@ from monitoring_conformance.tools.runner import Result, SubprocessRunner
 
 pytestmark = pytest.mark.unit
 
-#: Every environment twin blanked, so the machine's environment cannot change the outcome.
-CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
 KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
@@ -195,9 +193,7 @@ IN_PROCESS: dict[str, tuple[dict[str, RecordedTransport], tuple[str, ...], tuple
 def test_bad_input_against_doubles_in_process(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in CLEAN_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
+    clean_env(monkeypatch, tmp_path)
     doubles, extra, words = IN_PROCESS[name]
     args = [
         "--prometheus-url",
@@ -236,12 +232,6 @@ def test_exit_code_mapping(pytest_code: int, expected: int) -> None:
 def test_suite_dir_is_the_repository_one() -> None:
     assert cli.SUITE_DIR == REPO_ROOT / "tests" / "conformance"
     assert (cli.SUITE_DIR / "test_metrics.py").is_file()
-
-
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key, value in CLEAN_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_a_usage_error_from_the_target_is_redacted(
@@ -300,22 +290,13 @@ def test_cli_removes_stale_reports_and_leaves_no_junit_after_bad_input(
 def test_cli_exits_non_zero_when_the_report_cannot_be_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean_env(monkeypatch, tmp_path)
+    args = [*cpu_run_args(tmp_path, monkeypatch), "--report-dir", str(tmp_path / "r")]
 
     def refuse(report: object, directory: Path) -> object:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("monitoring_conformance.report.write", refuse)
-    series = {
-        'node_cpu_seconds_total{job="node"}': [({}, 1.0)],
-    }
-    profile = tmp_path / "cpu.yaml"
-    query = 'node_cpu_seconds_total{job="node"}'
-    profile.write_text(f"requirements:\n  metrics.cpu: {{timeout: 1, queries: {{node_cpu: '{query}'}}}}\n")
-    args = [
-        "--prometheus-url", PrometheusDouble.base_url, "--report-dir", str(tmp_path / "r"),
-        "--profile", str(profile), "-p", "no:cacheprovider",
-    ]  # fmt: skip
+    series = {CPU_QUERY: [({}, 1.0)]}
 
     code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble(vectors=series)})])
 

@@ -8,26 +8,17 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import PrometheusDouble
-from tests.unit.core.helpers import DoublesPlugin
+from tests.unit.core.helpers import CPU_QUERY, DoublesPlugin, cpu_run_args
 
 from monitoring_conformance import cli
 from monitoring_conformance.errors import ConformanceError
-from monitoring_conformance.settings import OPTIONS
 
 pytestmark = pytest.mark.unit
 
-CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
-QUERY = 'node_cpu_seconds_total{job="node"}'
 
 
 def cpu_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    for key, value in CLEAN_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    profile = tmp_path / "cpu.yaml"
-    profile.write_text(f"requirements:\n  metrics.cpu: {{timeout: 1, queries: {{node_cpu: '{QUERY}'}}}}\n")
-    return ["--prometheus-url", PrometheusDouble.base_url, "--report-dir", str(tmp_path / "r"),
-            "--profile", str(profile), "-p", "no:cacheprovider"]  # fmt: skip
+    return [*cpu_run_args(tmp_path, monkeypatch), "--report-dir", str(tmp_path / "r")]
 
 
 class InterruptedAtTheEnd:
@@ -42,7 +33,7 @@ def test_an_interrupt_that_escapes_pytest_keeps_what_pytest_wrote(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = cpu_run(tmp_path, monkeypatch)
-    doubles = DoublesPlugin({"Prometheus": PrometheusDouble(vectors={QUERY: [({}, 1.0)]})})
+    doubles = DoublesPlugin({"Prometheus": PrometheusDouble(vectors={CPU_QUERY: [({}, 1.0)]})})
 
     code = cli.main(args, plugins=[doubles, InterruptedAtTheEnd()])
 

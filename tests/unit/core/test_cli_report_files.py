@@ -7,31 +7,17 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import PrometheusDouble
-from tests.unit.core.helpers import DoublesPlugin
+from tests.unit.core.helpers import CPU_QUERY, DoublesPlugin, cpu_run_args
 
 from monitoring_conformance import cli
 from monitoring_conformance.errors import ConformanceError, UsageError
-from monitoring_conformance.settings import OPTIONS, resolve
+from monitoring_conformance.settings import resolve
 
 pytestmark = pytest.mark.unit
 
-CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
-QUERY = 'node_cpu_seconds_total{job="node"}'
-
-
-def cpu_args(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """A one-requirement urls run against a Prometheus double; no report folder chosen yet."""
-    for key, value in CLEAN_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    profile = tmp_path / "cpu.yaml"
-    profile.write_text(f"requirements:\n  metrics.cpu: {{timeout: 1, queries: {{node_cpu: '{QUERY}'}}}}\n")
-    return ["--prometheus-url", PrometheusDouble.base_url, "--profile", str(profile),
-            "-p", "no:cacheprovider"]  # fmt: skip
-
 
 def passing() -> DoublesPlugin:
-    return DoublesPlugin({"Prometheus": PrometheusDouble(vectors={QUERY: [({}, 1.0)]})})
+    return DoublesPlugin({"Prometheus": PrometheusDouble(vectors={CPU_QUERY: [({}, 1.0)]})})
 
 
 # -- one report folder -----------------------------------------------------------------------------------
@@ -53,7 +39,7 @@ def test_report_dir_still_comes_from_the_cli_and_the_environment() -> None:
 def test_an_ini_report_dir_is_refused_and_leaves_no_report_anywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = cpu_args(tmp_path, monkeypatch)
+    args = cpu_run_args(tmp_path, monkeypatch)
     ini_dir = tmp_path / "from-ini"
     ini = tmp_path / "pytest.ini"
     ini.write_text(f"[pytest]\nmc_report_dir = {ini_dir}\n")
@@ -76,7 +62,7 @@ def test_an_ini_report_dir_is_refused_and_leaves_no_report_anywhere(
 def test_junit_and_the_report_land_in_the_one_folder_without_an_ini_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = cpu_args(tmp_path, monkeypatch)
+    args = cpu_run_args(tmp_path, monkeypatch)
     monkeypatch.setenv("MC_REPORT_DIR", str(tmp_path / "env-reports"))
 
     code = cli.main(args, plugins=[passing()])
@@ -93,7 +79,7 @@ def test_junit_and_the_report_land_in_the_one_folder_without_an_ini_key(
 def test_a_target_that_did_not_open_leaves_a_report_but_no_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = cpu_args(tmp_path, monkeypatch)
+    args = cpu_run_args(tmp_path, monkeypatch)
     folder = tmp_path / "r"
     folder.mkdir()
     (folder / "junit.xml").write_text("<testsuites/>")  # an earlier run's, green
@@ -114,7 +100,7 @@ def test_a_target_that_did_not_open_leaves_a_report_but_no_junit(
 def test_a_completed_run_keeps_its_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = cpu_args(tmp_path, monkeypatch)
+    args = cpu_run_args(tmp_path, monkeypatch)
 
     code = cli.main([*args, "--report-dir", str(tmp_path / "r")], plugins=[passing()])
 
@@ -133,7 +119,7 @@ class InterruptedAtTheEnd:
 def test_an_interrupted_run_leaves_no_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = cpu_args(tmp_path, monkeypatch)
+    args = cpu_run_args(tmp_path, monkeypatch)
 
     code = cli.main([*args, "--report-dir", str(tmp_path / "r")], plugins=[passing(), InterruptedAtTheEnd()])
 

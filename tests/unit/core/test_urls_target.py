@@ -12,7 +12,7 @@ from tests.doubles.transport import RecordedTransport
 from monitoring_conformance import redact, targets
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import Settings, resolve
-from monitoring_conformance.targets.urls import UrlsTarget
+from monitoring_conformance.targets.urls import UrlsTarget, t0_source
 from monitoring_conformance.tools.runner import RecordingRunner
 
 pytestmark = pytest.mark.unit
@@ -177,3 +177,21 @@ def test_create_names_a_missing_target_implementation(monkeypatch: pytest.Monkey
 
     with pytest.raises(UsageError, match=r"^--target kind: this installation has no KindTarget"):
         targets.create(resolve({"target": "kind"}, {}), RecordingRunner())
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "ini", "expected"),
+    [
+        ({"deployed_at": "1795773600"}, {}, {}, "--deployed-at 2026-11-27T10:00:00Z"),
+        ({}, {"MC_DEPLOYED_AT": "2026-11-27T10:00:00Z"}, {}, "MC_DEPLOYED_AT=2026-11-27T10:00:00Z"),
+        ({}, {}, {"deployed_at": "1795773600"}, "ini mc_deployed_at = 2026-11-27T10:00:00Z"),
+        ({}, {}, {}, "unknown"),
+    ],
+    ids=["cli", "env", "ini", "not-given"],
+)
+def test_t0_source_names_the_option_as_given(
+    cli: dict[str, str], env: dict[str, str], ini: dict[str, str], expected: str
+) -> None:
+    settings = resolve({"prometheus_url": PrometheusDouble.base_url, **cli}, env, ini)
+
+    assert t0_source(settings) == expected

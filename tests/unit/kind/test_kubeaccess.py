@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from bootstrap_doubles import EnvRecordingRunner
 from kubernetes.client import ApiException, V1ObjectMeta, V1Secret
 from tests.doubles import RecordedTransport, Reply
 
@@ -28,7 +27,7 @@ from monitoring_conformance.targets.kubeaccess import (
 )
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget, kube_session, service_proxy_url
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import API_SERVER, TOKEN, write_kubeconfig
 
@@ -269,18 +268,6 @@ def test_session_is_a_requests_session(tmp_path: Path) -> None:
 
 
 # -- a KUBECONFIG path list (a:b) ----------------------------------------------------------------------------
-
-
-@dataclass
-class EnvRecordingRunner(RecordingRunner):
-    """A RecordingRunner that also keeps the environment each command got."""
-
-    envs: list[dict[str, str] | None] = field(default_factory=list)
-
-    def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, input: str | None = None,
-            env: Mapping[str, str] | None = None, cwd: object = None) -> Result:  # fmt: skip
-        self.envs.append(dict(env) if env is not None else None)
-        return super().run(argv, timeout=timeout, check=check, input=input, env=env)
 
 
 def two_kubeconfigs(tmp_path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,7 @@ def test_existing_cluster_is_reused_and_never_deleted(
 ) -> None:
     runner = happy_runner()
     runner.on(["kind", "get", "clusters"], stdout="kind\nmc-test\n")
-    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+    run = make_run(dataclasses.replace(options, keep="never"), runner, clock, host)
 
     run.up()
     run.down(failed=False)
@@ -196,7 +197,7 @@ def test_image_load_failure_deletes_created_cluster_with_keep_never(
 ) -> None:
     runner = happy_runner()
     runner.on(["kind", "load"], returncode=1, stderr='ERROR: no nodes found for cluster "mc-test"\n')
-    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+    run = make_run(dataclasses.replace(options, keep="never"), runner, clock, host)
 
     with pytest.raises(PhaseFailed):
         run.up()
@@ -284,31 +285,26 @@ def test_pods_never_ready_time_out_on_the_injected_clock(
     assert clock.t - 1000.0 == pytest.approx(300.0)
 
 
-def test_app_crash_loop_ends_the_wait_at_once(
-    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("pods-todo-crashloop.json", "CrashLoopBackOff"),
+        ("pods-todo-imagepullbackoff.json", "ImagePullBackOff"),
+    ],
+)
+def test_app_stuck_pod_ends_the_wait_at_once(
+    payload: str, reason: str, options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-crashloop.json"))
+    answer(runner, pods_of("todo"), stdout=kind_payload(payload))
 
     with pytest.raises(PhaseFailed) as failure:
         make_run(options, runner, clock, host).up()
 
     assert failure.value.phase == "app"
-    assert "CrashLoopBackOff in container todo-backend" in str(failure.value)
+    assert f"{reason} in container todo-backend" in str(failure.value)
     assert clock.sleeps == []
     assert all("rollout" not in c for c in runner.commands())
-
-
-def test_app_image_pull_backoff_ends_the_wait_at_once(
-    options: KindOptions, tools: Path, clock: FakeClock, host: Host
-) -> None:
-    runner = happy_runner()
-    answer(runner, pods_of("todo"), stdout=kind_payload("pods-todo-imagepullbackoff.json"))
-
-    with pytest.raises(PhaseFailed, match="ImagePullBackOff in container todo-backend"):
-        make_run(options, runner, clock, host).up()
-
-    assert clock.sleeps == []
 
 
 def test_app_err_image_pull_is_retried_not_final(
@@ -441,7 +437,7 @@ def test_namespace_manifests_are_applied_before_the_folder(
 def test_a_deleted_cluster_is_no_longer_up(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
-    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), happy_runner(), clock, host)
+    run = make_run(dataclasses.replace(options, keep="never"), happy_runner(), clock, host)
     run.up()
     assert run.cluster_up
 
@@ -455,7 +451,7 @@ def test_a_cluster_that_could_not_be_deleted_still_counts_as_up(
 ) -> None:
     runner = happy_runner()
     runner.on(["kind", "delete"], returncode=1, stderr="ERROR: failed to delete cluster")
-    run = make_run(options.__class__(**{**options.__dict__, "keep": "never"}), runner, clock, host)
+    run = make_run(dataclasses.replace(options, keep="never"), runner, clock, host)
     run.up()
 
     run.down(failed=True)
