@@ -102,7 +102,8 @@ def panel_targets(panel: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [t for t in panel.get("targets") or [] if isinstance(t, dict)]
 
 
-def find_panel(dashboard: Mapping[str, Any], panel_id: int) -> Panel | None:
+def find_panel(dashboard: Mapping[str, Any], panel_id: object) -> Panel | None:
+    """The panel whose id is ``panel_id`` (rows flattened), or None (also when ``panel_id`` is None)."""
     for panel in iter_panels(dashboard):
         if panel.get("id") == panel_id:
             return panel

@@ -86,3 +86,24 @@ def test_dependency_build_argv(tmp_path: Path) -> None:
     runner = RecordingRunner()
     Helm(runner, path="helm").dependency_build(tmp_path, skip_refresh=True)
     assert runner.commands() == [("helm", "dependency", "build", str(tmp_path), "--skip-refresh")]
+
+
+def test_install_dry_run_builds_a_client_side_install_with_json_output(tmp_path: Path) -> None:
+    values = tmp_path / "kind-values.yaml"
+    values.write_text("{}\n")
+    runner = RecordingRunner()
+    runner.on(["helm", "install"], stdout='{"info": {"notes": "hi"}}')
+
+    out = Helm(runner, path="/opt/helm").install_dry_run(
+        tmp_path / "chart", release="monitoring", namespace="monitoring", values_files=[values]
+    )
+
+    assert out == '{"info": {"notes": "hi"}}'
+    assert runner.commands() == [
+        ("helm", "install", "monitoring", str(tmp_path / "chart"), "--namespace", "monitoring",
+         "--dry-run=client", "--values", str(values), "--output", "json"),
+    ]  # fmt: skip
+    with pytest.raises(UsageError, match=r"values file .*missing\.yaml does not exist"):
+        Helm(runner, path="/opt/helm").install_dry_run(
+            tmp_path, release="r", namespace="n", values_files=[tmp_path / "missing.yaml"]
+        )

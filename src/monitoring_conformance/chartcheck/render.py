@@ -208,19 +208,15 @@ def render_notes(
     """templates/NOTES.txt as ``helm install`` would print it.
 
     ``helm template`` never renders the notes; ``helm install --dry-run=client`` does, without a cluster.
-    The call goes through the Helm object's runner (the Helm class has no install-dry-run method).
     """
-    argv = [helm.path, "install", release, str(chart), "--namespace", namespace, "--dry-run=client"]
-    for values in values_files:
-        if not Path(values).is_file():
-            raise UsageError(f"values file {values} does not exist: pass the path of an existing values file")
-        argv += ["--values", str(values)]
-    result = helm.runner.run([*argv, "--output", "json"], timeout=timeout)
+    stdout = helm.install_dry_run(
+        chart, release=release, namespace=namespace, values_files=values_files, timeout=timeout
+    )
     try:
-        data = json.loads(result.stdout)
-        notes = data["info"]["notes"]
+        notes = json.loads(stdout)["info"]["notes"]
     except (ValueError, KeyError, TypeError):
         raise ToolError(
-            f"`{' '.join(argv)} --output json` printed no release with notes: {result.stdout.strip()[:120]!r}"
+            f"`helm install {release} {chart} --dry-run=client --output json` printed no release with notes:"
+            f" {stdout.strip()[:120]!r}"
         ) from None
     return str(notes)

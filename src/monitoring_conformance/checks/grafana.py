@@ -97,7 +97,7 @@ def panel_has_data(
 
     def probe() -> str:
         model = grafana.dashboard(dashboard.uid)
-        found = served.find_panel(model, panel.get("id"))
+        found = dashboards.find_panel(model, panel.get("id"))
         expect(found is not None, f"panel {name} is missing from the dashboard Grafana serves")
         assert found is not None
         variables = {**dashboards.default_variables(model), **spec.mapping("variables")}

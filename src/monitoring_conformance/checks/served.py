@@ -22,11 +22,6 @@ def panel_name(panel: Mapping[str, Any]) -> str:
     return f"panel {panel.get('id')} {str(panel.get('title', ''))!r}"
 
 
-def find_panel(model: Mapping[str, Any], panel_id: object) -> dashboards.Panel | None:
-    """The panel of ``model`` whose id is ``panel_id`` (rows flattened), or None."""
-    return next((p for p in dashboards.iter_panels(model) if p.get("id") == panel_id), None)
-
-
 def target_keys(
     panel: Mapping[str, Any], variables: Mapping[str, dashboards.VariableValue]
 ) -> list[TargetKey]:

@@ -93,6 +93,20 @@ class Helm:
             argv += ["--api-versions", api_version]
         return self._helm(*argv).stdout
 
+    def install_dry_run(
+        self,
+        chart: PathLike,
+        *,
+        release: str,
+        namespace: str,
+        values_files: Sequence[PathLike] = (),
+        timeout: float | None = None,
+    ) -> str:
+        """``helm install --dry-run=client -o json``: the release as JSON, NOTES included, no cluster."""
+        argv = ["install", release, str(chart), "--namespace", namespace, "--dry-run=client",
+                *_values_args(values_files), "--output", "json"]  # fmt: skip
+        return self._helm(*argv, timeout=timeout).stdout
+
     def dependency_build(self, chart: PathLike, *, skip_refresh: bool = False) -> None:
         """``helm dependency build CHART`` (fetches into CHART/charts; needs the repositories reachable)."""
         argv = ["dependency", "build", str(chart)]
