@@ -24,11 +24,14 @@ TOGGLES = {
     "kube-prometheus-stack.prometheus-windows-exporter": "kube-prometheus-stack.windowsMonitoring.enabled",
 }
 
-#: Short-lived hook Jobs: they finish before the stack's pods start, so they do not add to the steady state.
+#: Short-lived containers (hook Jobs, init containers): they end before the pods' other containers run, so
+#: they do not add to the steady state.
 SHORT_LIVED = (
     "kube-prometheus-stack.prometheusOperator.admissionWebhooks.patch",
     "kube-prometheus-stack.prometheusOperator.admissionWebhooks.createSecretJob",
     "kube-prometheus-stack.prometheusOperator.admissionWebhooks.patchWebhookJob",
+    # An init container: the pod's request is the larger of it and the sum of the others, never both.
+    "kube-prometheus-stack.grafana.initChownData",
 )
 #: One resources block shared by several containers: block path -> {flag of each container: its default}.
 SHARED_BLOCKS = {
@@ -38,6 +41,11 @@ SHARED_BLOCKS = {
         "kube-prometheus-stack.grafana.sidecar.alerts.enabled": False,
         "kube-prometheus-stack.grafana.sidecar.notifiers.enabled": False,
         "kube-prometheus-stack.grafana.sidecar.plugins.enabled": False,
+    },
+    # The operator gives the same reloader to the Prometheus pod and to the Alertmanager pod.
+    "kube-prometheus-stack.prometheusOperator.prometheusConfigReloader": {
+        "kube-prometheus-stack.prometheus.enabled": True,
+        "kube-prometheus-stack.alertmanager.enabled": True,
     },
 }
 
