@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 
-from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, requests_budget
+from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, Budget, requests_budget
+from monitoring_conformance.chartcheck.containers import enabled_containers, missing_requests, unknown_blocks
 from monitoring_conformance.chartcheck.findings import format_findings
+from monitoring_conformance.chartcheck.footprint import check_footprint
 from monitoring_conformance.chartcheck.quantities import parse_cpu, parse_memory
-from monitoring_conformance.chartcheck.values import deep_merge
-from tests.chart.support import KIND_SCENARIO, ScenarioValues, source_of
+from monitoring_conformance.chartcheck.values import Values, deep_merge, merged_values
+from tests.chart.support import CHART, KIND_SCENARIO, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart
 
@@ -109,3 +114,109 @@ def test_an_unreadable_quantity_is_reported_with_its_path(scenario_values: Scena
     (finding,) = requests_budget(values, "ci/kind-values.yaml").findings
     assert finding.where == "loki.singleBinary.resources.requests"
     assert "quantity '256MB' is not a Kubernetes quantity" in finding.message
+
+
+# --- every container requests, and the README states each scenario's footprint ---------------------------
+
+#: The scenarios whose footprint the chart README states: values.yaml alone and each ci/ file over it.
+FOOTPRINT_SCENARIOS = ("values.yaml", *(f"ci/{name}" for name in SCENARIOS))
+KIND = f"ci/{KIND_SCENARIO}"
+
+
+def _values(chart: Path, scenario: str) -> Values:
+    """values.yaml, with ``ci/<file>`` merged over it unless the scenario is values.yaml alone."""
+    files = [] if scenario == "values.yaml" else [chart / scenario]
+    return merged_values(chart, *files)
+
+
+def _footprints(chart: Path, conditions: dict[str, str]) -> dict[str, Budget]:
+    return {
+        scenario: requests_budget(
+            _values(chart, scenario), scenario, conditions=conditions, max_cpu=math.inf, max_memory=2**62
+        )
+        for scenario in FOOTPRINT_SCENARIOS
+    }
+
+
+@pytest.mark.parametrize("scenario", FOOTPRINT_SCENARIOS)
+def test_every_started_container_requests_cpu_and_memory(scenario: str, conditions: dict[str, str]) -> None:
+    values = _values(CHART, scenario)
+    budget = requests_budget(values, scenario, conditions=conditions, max_cpu=math.inf, max_memory=2**62)
+    findings = missing_requests(values, scenario) + unknown_blocks([i.path for i in budget.items], scenario)
+    assert enabled_containers(values), "no container of the catalogue is enabled"
+    assert not findings, format_findings(findings)
+
+
+def test_the_readme_footprint_table_matches_the_computed_requests(
+    conditions: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    footprints = _footprints(CHART, conditions)
+    for scenario, budget in footprints.items():
+        request.node.user_properties.append((f"requests_cpu_cores[{scenario}]", round(budget.cpu, 3)))
+        request.node.user_properties.append((f"requests_memory_mib[{scenario}]", round(budget.memory / 2**20)))
+    findings = check_footprint((CHART / "README.md").read_text(), footprints, "charts/monitoring/README.md")
+    assert not findings, format_findings(findings)
+
+
+def test_a_container_without_requests_is_reported(chart_copy: Path, conditions: dict[str, str]) -> None:
+    values = chart_copy / "values.yaml"
+    text = values.read_text()
+    block = "  kube-state-metrics:\n    resources:\n      requests: {cpu: 50m, memory: 128Mi}\n"
+    assert block in text
+    values.write_text(text.replace(block, ""))
+    (finding,) = missing_requests(_values(chart_copy, "values.yaml"), "values.yaml")
+    assert finding.where == "kube-prometheus-stack.kube-state-metrics.resources.requests"
+    assert finding.message.startswith("container kube-state-metrics is started but requests no CPU and memory")
+
+
+def test_a_container_switched_off_needs_no_requests(chart_copy: Path) -> None:
+    values = deep_merge(
+        _values(chart_copy, KIND),
+        {"loki": {"singleBinary": {"resources": None}, "sidecar": {"resources": None}}},
+    )
+    assert [f.where for f in missing_requests(values, "v")] == ["loki.singleBinary.resources.requests"]
+    assert not missing_requests(deep_merge(values, {"loki": {"enabled": False}}), "v")
+
+
+def test_requests_under_a_misspelt_key_are_reported(scenario_values: ScenarioValues) -> None:
+    values = deep_merge(
+        scenario_values(KIND_SCENARIO),
+        {"kube-prometheus-stack": {"kubeStateMetrics": {"resources": {"requests": {"cpu": "10m"}}}}},
+    )
+    paths = [item.path for item in requests_budget(values, "v").items]
+    (finding,) = unknown_blocks(paths, "v")
+    assert finding.where == "kube-prometheus-stack.kubeStateMetrics.resources.requests"
+    assert "no known container" in finding.message
+
+
+def test_a_stale_readme_footprint_is_reported(chart_copy: Path, conditions: dict[str, str]) -> None:
+    footprints = _footprints(chart_copy, conditions)
+    values = chart_copy / "ci" / KIND_SCENARIO
+    values.write_text(values.read_text().replace("requests: {cpu: 150m, memory: 512Mi}", "requests: {cpu: 1, memory: 1Gi}"))
+    changed = _footprints(chart_copy, conditions)
+    readme = (chart_copy / "README.md").read_text()
+    assert not check_footprint(readme, footprints, "README.md")
+    (finding,) = check_footprint(readme, changed, "README.md")
+    assert finding.where == f"## Footprint `{KIND}`"
+    assert "the values request 1400m, 2016Mi" in finding.message
+
+
+def test_a_missing_or_extra_footprint_row_is_reported(conditions: dict[str, str]) -> None:
+    footprints = _footprints(CHART, conditions)
+    readme = (CHART / "README.md").read_text()
+    footprint = readme[readme.index("## Footprint") :]
+    kind_row = next(line for line in footprint.splitlines() if line.startswith(f"| `{KIND}`"))
+    without = readme.replace(kind_row + "\n", "")
+    (finding,) = check_footprint(without, footprints, "README.md")
+    assert finding.message.startswith(f"has no row for `{KIND}`")
+    extra = readme.replace(kind_row, kind_row + "\n| `ci/gone-values.yaml` | 1 | 1Mi |")
+    (finding,) = check_footprint(extra, footprints, "README.md")
+    assert finding.message == "is a row for no scenario the chart tier computes"
+
+
+def test_the_config_reloader_counts_once_per_pod_that_has_one(scenario_values: ScenarioValues) -> None:
+    values = scenario_values(KIND_SCENARIO)
+    reloader = "kube-prometheus-stack.prometheusOperator.prometheusConfigReloader.resources.requests"
+    count = {i.path: i.count for i in requests_budget(values, "v").items}[reloader]
+    with_am = deep_merge(values, {"kube-prometheus-stack": {"alertmanager": {"enabled": True}}})
+    assert {i.path: i.count for i in requests_budget(with_am, "v").items}[reloader] == count + 1

@@ -42,6 +42,8 @@ SHARED_BLOCKS = {
         "kube-prometheus-stack.grafana.sidecar.notifiers.enabled": False,
         "kube-prometheus-stack.grafana.sidecar.plugins.enabled": False,
     },
+    # Loki's rules sidecar exists only while rule loading is on.
+    "loki.sidecar": {"loki.sidecar.rules.enabled": True},
     # The operator gives the same reloader to the Prometheus pod and to the Alertmanager pod.
     "kube-prometheus-stack.prometheusOperator.prometheusConfigReloader": {
         "kube-prometheus-stack.prometheus.enabled": True,
@@ -152,7 +154,8 @@ def requests_budget(
         except ValueError as exc:
             budget.findings.append(Finding(source, path, str(exc)))
             continue
-        budget.items.append(Request(path, count, cpu, memory))
+        if count:  # a shared block whose containers are all switched off
+            budget.items.append(Request(path, count, cpu, memory))
     if budget.cpu > max_cpu + 1e-9:
         budget.findings.append(
             Finding(
