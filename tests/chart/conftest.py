@@ -34,6 +34,7 @@ from tests.chart.support import (
     KIND_SCENARIO,
     NAMESPACE,
     RELEASE,
+    SCENARIOS,
     SERIES,
     Render,
     ScenarioValues,
@@ -167,3 +168,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"requests budget of ci/{KIND_SCENARIO} (limit {format_cpu(MAX_CPU)} CPU, "
         f"{format_memory(MAX_MEMORY)} memory): {budget.summary()}"
     )
+    for scenario in (name for name in SCENARIOS if name != KIND_SCENARIO):
+        try:
+            values = merged_values(CHART, CHART / "ci" / scenario)
+        except ConformanceError as exc:
+            terminalreporter.write_line(f"requests of ci/{scenario}: not computed ({exc})")
+            continue
+        other = requests_budget(values, source_of(scenario), conditions=subchart_conditions(CHART))
+        terminalreporter.write_line(
+            f"requests of ci/{scenario} (no limit here): "
+            f"{format_cpu(other.cpu)} CPU, {format_memory(other.memory)} memory"
+        )

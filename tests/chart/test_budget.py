@@ -13,7 +13,7 @@ from monitoring_conformance.chartcheck.findings import format_findings
 from monitoring_conformance.chartcheck.footprint import check_footprint
 from monitoring_conformance.chartcheck.quantities import parse_cpu, parse_memory
 from monitoring_conformance.chartcheck.values import Values, deep_merge, merged_values
-from tests.chart.support import CHART, KIND_SCENARIO, SCENARIOS, ScenarioValues, source_of
+from tests.chart.support import CHART, KIND_SCENARIO, ROOT, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart
 
@@ -153,8 +153,11 @@ def test_the_readme_footprint_table_matches_the_computed_requests(
     footprints = _footprints(CHART, conditions)
     for scenario, budget in footprints.items():
         request.node.user_properties.append((f"requests_cpu_cores[{scenario}]", round(budget.cpu, 3)))
-        request.node.user_properties.append((f"requests_memory_mib[{scenario}]", round(budget.memory / 2**20)))
+        request.node.user_properties.append(
+            (f"requests_memory_mib[{scenario}]", round(budget.memory / 2**20))
+        )
     findings = check_footprint((CHART / "README.md").read_text(), footprints, "charts/monitoring/README.md")
+    findings += check_footprint((ROOT / "README.md").read_text(), footprints, "README.md")
     assert not findings, format_findings(findings)
 
 
@@ -166,7 +169,9 @@ def test_a_container_without_requests_is_reported(chart_copy: Path, conditions: 
     values.write_text(text.replace(block, ""))
     (finding,) = missing_requests(_values(chart_copy, "values.yaml"), "values.yaml")
     assert finding.where == "kube-prometheus-stack.kube-state-metrics.resources.requests"
-    assert finding.message.startswith("container kube-state-metrics is started but requests no CPU and memory")
+    assert finding.message.startswith(
+        "container kube-state-metrics is started but requests no CPU and memory"
+    )
 
 
 def test_a_container_switched_off_needs_no_requests(chart_copy: Path) -> None:
@@ -192,7 +197,9 @@ def test_requests_under_a_misspelt_key_are_reported(scenario_values: ScenarioVal
 def test_a_stale_readme_footprint_is_reported(chart_copy: Path, conditions: dict[str, str]) -> None:
     footprints = _footprints(chart_copy, conditions)
     values = chart_copy / "ci" / KIND_SCENARIO
-    values.write_text(values.read_text().replace("requests: {cpu: 150m, memory: 512Mi}", "requests: {cpu: 1, memory: 1Gi}"))
+    values.write_text(
+        values.read_text().replace("requests: {cpu: 150m, memory: 512Mi}", "requests: {cpu: 1, memory: 1Gi}")
+    )
     changed = _footprints(chart_copy, conditions)
     readme = (chart_copy / "README.md").read_text()
     assert not check_footprint(readme, footprints, "README.md")
@@ -220,3 +227,12 @@ def test_the_config_reloader_counts_once_per_pod_that_has_one(scenario_values: S
     count = {i.path: i.count for i in requests_budget(values, "v").items}[reloader]
     with_am = deep_merge(values, {"kube-prometheus-stack": {"alertmanager": {"enabled": True}}})
     assert {i.path: i.count for i in requests_budget(with_am, "v").items}[reloader] == count + 1
+
+
+def test_a_request_without_memory_is_reported(scenario_values: ScenarioValues) -> None:
+    values = deep_merge(
+        scenario_values(KIND_SCENARIO), {"alloy": {"alloy": {"resources": {"requests": {"memory": None}}}}}
+    )
+    (finding,) = missing_requests(values, "v")
+    assert finding.where == "alloy.alloy.resources.requests"
+    assert finding.message.startswith("container alloy is started but requests no memory: set both")

@@ -20,6 +20,7 @@ from tests.chart.support import KIND_SCENARIO, SCENARIOS, ScenarioValues, source
 
 pytestmark = pytest.mark.chart
 
+
 def _replace_once(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
@@ -54,7 +55,9 @@ def test_plugin_auto_update_left_on_is_reported(chart_copy: Path) -> None:
     _replace_once(chart_copy / "values.yaml", "        preinstall_auto_update: false\n", "")
     (finding,) = check_plugin_auto_update(merged_values(chart_copy), "values.yaml")
     assert finding.where == "kube-prometheus-stack.grafana.grafana.ini.plugins.preinstall_auto_update"
-    assert finding.message.startswith("is not set (Grafana's default: true): Grafana would fetch newer copies")
+    assert finding.message.startswith(
+        "is not set (Grafana's default: true): Grafana would fetch newer copies"
+    )
     assert finding.message.endswith("set it to false")
 
 

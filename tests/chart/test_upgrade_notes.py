@@ -65,7 +65,9 @@ def test_a_missing_row_and_a_stale_row_are_reported(chart_copy: Path) -> None:
     readme = (chart_copy / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{EXISTING}` ↔ `{KIND}`"))
     (missing,) = check_upgrade_notes(readme.replace(row + "\n", ""), _scenarios(chart_copy), "README.md")
-    assert missing.message.startswith(f"has no row for `{EXISTING}` ↔ `{KIND}`, whose Loki StatefulSets differ")
+    assert missing.message.startswith(
+        f"has no row for `{EXISTING}` ↔ `{KIND}`, whose Loki StatefulSets differ"
+    )
 
     kind = chart_copy / KIND
     off = "      enabled: false\n    resources:\n      requests: {cpu: 100m"

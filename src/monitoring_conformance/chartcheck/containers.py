@@ -80,14 +80,20 @@ def missing_requests(values: Mapping[str, Any], source: str) -> list[Finding]:
     findings: list[Finding] = []
     for container in enabled_containers(values):
         requests = lookup(values, f"{container.resources}.requests")
-        if not isinstance(requests, Mapping) or not ("cpu" in requests and "memory" in requests):
+        if not isinstance(requests, Mapping):
+            missing = "no CPU and memory"
+        else:
+            missing = " and ".join(
+                name for name, key in (("CPU", "cpu"), ("memory", "memory")) if key not in requests
+            )
+            missing = f"no {missing}" if missing else ""
+        if missing:
             findings.append(
                 Finding(
                     source,
                     f"{container.resources}.requests",
-                    f"container {container.name} is started but requests "
-                    f"{'no CPU and memory' if not isinstance(requests, Mapping) else 'not both CPU and memory'}"
-                    ": set both, or the scheduler places it as if it needed nothing",
+                    f"container {container.name} is started but requests {missing}: set both, or the "
+                    "scheduler places it as if it needed nothing",
                 )
             )
     return findings

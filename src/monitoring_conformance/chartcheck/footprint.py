@@ -1,6 +1,6 @@
-"""The footprint table of the chart README, compared with the requests computed from each scenario's values.
+"""The footprint tables of the READMEs, compared with the requests computed from each scenario's values.
 
-The table sits under the heading ``## Footprint`` and has one row per scenario: the scenario's file name
+A table sits under a heading ``Footprint`` (any level) with one row per scenario: the scenario's file name
 in backticks in the first cell, then the CPU and memory requests as ``format_cpu``/``format_memory`` write
 them. Rows are matched by file name; every computed scenario needs a row and every row a scenario.
 """
@@ -14,7 +14,8 @@ from monitoring_conformance.chartcheck.budget import Budget
 from monitoring_conformance.chartcheck.findings import Finding
 from monitoring_conformance.chartcheck.quantities import format_cpu, format_memory
 
-HEADING = "## Footprint"
+TITLE = "Footprint"
+HEADING = f"## {TITLE}"
 _ROW = re.compile(r"^\|\s*`([^`]+)`[^|]*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|")
 
 
@@ -23,8 +24,8 @@ def footprint_rows(readme: str) -> dict[str, tuple[str, str]]:
     rows: dict[str, tuple[str, str]] = {}
     inside = False
     for line in readme.splitlines():
-        if line.startswith("## "):
-            inside = line.strip() == HEADING
+        if line.startswith("#"):
+            inside = line.lstrip("#").strip() == TITLE
             continue
         match = _ROW.match(line) if inside else None
         if match:
@@ -43,7 +44,9 @@ def check_footprint(readme: str, budgets: Mapping[str, Budget], source: str) -> 
         row = rows.get(scenario)
         if row is None:
             findings.append(
-                Finding(source, HEADING, f"has no row for `{scenario}` (computed: {expected[0]}, {expected[1]})")
+                Finding(
+                    source, HEADING, f"has no row for `{scenario}` (computed: {expected[0]}, {expected[1]})"
+                )
             )
         elif row != expected:
             findings.append(

@@ -63,7 +63,7 @@ def readiness_lag(values: Mapping[str, Any]) -> int:
 
 
 def check_readiness_probe(values: Mapping[str, Any], source: str) -> list[Finding]:
-    """The probe notices a healthy Grafana within MAX_READINESS_LAG seconds, and keeps its /api/health check."""
+    """A healthy Grafana is Ready within MAX_READINESS_LAG seconds, and the probe stays on /api/health."""
     if not _grafana_on(values):
         return []
     key = f"{GRAFANA}.readinessProbe"

@@ -21,8 +21,8 @@ HEADING = "## Switching scenarios on an installed release"
 LOKI_STATEFULSET = "loki.singleBinary"
 #: Keys under LOKI_STATEFULSET that end up in immutable StatefulSet fields, with the loki chart's defaults.
 #: The persistence details only count while persistence is on (otherwise the chart mounts an emptyDir).
-SHAPE = {"persistence.enabled": True, "podManagementPolicy": "Parallel"}
-VOLUME_SHAPE = {
+SHAPE: dict[str, Any] = {"persistence.enabled": True, "podManagementPolicy": "Parallel"}
+VOLUME_SHAPE: dict[str, Any] = {
     "persistence.accessModes": ["ReadWriteOnce"],
     "persistence.size": "10Gi",
     "persistence.storageClass": None,
@@ -83,15 +83,25 @@ def check_upgrade_notes(
         shown = ", ".join(f"{LOKI_STATEFULSET}.{k}" for k in sorted(keys))
         if pair not in written:
             findings.append(
-                Finding(source, HEADING, f"has no row for `{a}` ↔ `{b}`, whose Loki StatefulSets differ in {shown}")
+                Finding(
+                    source,
+                    HEADING,
+                    f"has no row for `{a}` ↔ `{b}`, whose Loki StatefulSets differ in {shown}",
+                )
             )
         elif written[pair] != {f"{LOKI_STATEFULSET}.{k}" for k in keys}:
             findings.append(
-                Finding(source, f"{HEADING} `{a}` ↔ `{b}`", f"names {sorted(written[pair])}; they differ in {shown}")
+                Finding(
+                    source,
+                    f"{HEADING} `{a}` ↔ `{b}`",
+                    f"names {sorted(written[pair])}; they differ in {shown}",
+                )
             )
     for pair in written.keys() - computed.keys():
         a, b = sorted(pair)
         findings.append(
-            Finding(source, f"{HEADING} `{a}` ↔ `{b}`", "their Loki StatefulSets no longer differ: drop the row")
+            Finding(
+                source, f"{HEADING} `{a}` ↔ `{b}`", "their Loki StatefulSets no longer differ: drop the row"
+            )
         )
     return findings
