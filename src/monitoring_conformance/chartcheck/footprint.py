@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from monitoring_conformance.chartcheck.budget import Budget
 from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.markdown import section_lines
 from monitoring_conformance.chartcheck.quantities import format_cpu, format_memory
 
 TITLE = "Footprint"
@@ -22,12 +23,8 @@ _ROW = re.compile(r"^\|\s*`([^`]+)`[^|]*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|")
 def footprint_rows(readme: str) -> dict[str, tuple[str, str]]:
     """Scenario file name -> (CPU cell, memory cell) from the table under HEADING (empty when absent)."""
     rows: dict[str, tuple[str, str]] = {}
-    inside = False
-    for line in readme.splitlines():
-        if line.startswith("#"):
-            inside = line.lstrip("#").strip() == TITLE
-            continue
-        match = _ROW.match(line) if inside else None
+    for line in section_lines(readme, TITLE):
+        match = _ROW.match(line)
         if match:
             rows[match.group(1)] = (match.group(2), match.group(3))
     return rows

@@ -15,9 +15,11 @@ from itertools import combinations
 from typing import Any
 
 from monitoring_conformance.chartcheck.findings import Finding
+from monitoring_conformance.chartcheck.markdown import section_lines
 from monitoring_conformance.chartcheck.values import lookup
 
-HEADING = "## Switching scenarios on an installed release"
+TITLE = "Switching scenarios on an installed release"
+HEADING = f"## {TITLE}"
 LOKI_STATEFULSET = "loki.singleBinary"
 #: Keys under LOKI_STATEFULSET that end up in immutable StatefulSet fields, with the loki chart's defaults.
 #: The persistence details only count while persistence is on (otherwise the chart mounts an emptyDir).
@@ -59,12 +61,8 @@ def breaking_switches(scenarios: Mapping[str, Mapping[str, Any]]) -> dict[frozen
 def documented_switches(readme: str) -> dict[frozenset[str], set[str]]:
     """The pairs (and backticked keys) the README's table under HEADING lists."""
     rows: dict[frozenset[str], set[str]] = {}
-    inside = False
-    for line in readme.splitlines():
-        if line.startswith("## "):
-            inside = line.strip() == HEADING
-            continue
-        match = _ROW.match(line) if inside else None
+    for line in section_lines(readme, TITLE):
+        match = _ROW.match(line)
         if match:
             keys = set(re.findall(r"`([^`]+)`", match.group(3)))
             rows[frozenset((match.group(1), match.group(2)))] = keys
