@@ -55,8 +55,10 @@ def not_fresh_reason(observation: Mapping[str, Any]) -> str:
     redeployed = observation.get("redeployed")
     if redeployed is False and not pods:
         selector = observation.get("selector") or "app.kubernetes.io/name=grafana"
-        return (f"no Grafana pod exists: listing the pods with the selector {selector} found none, so "
-                f"{deployment} runs no Grafana whose ready time could be measured; check that the release "
+        answered = " (yet a Grafana answered: one outside this release, or with other labels)" if (
+            observation.get("answered")) else ""
+        return (f"no Grafana pod exists: listing the pods with the selector {selector} found none{answered},"
+                f" so {deployment} runs no Grafana whose ready time could be measured; check that the release "
                 "deploys Grafana (the chart's Grafana values, `kubectl get pods -A -l "
                 f"{selector}`) and the namespace given to the run")
     if redeployed is False:

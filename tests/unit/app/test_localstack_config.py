@@ -202,7 +202,7 @@ def test_each_port_attempt_logs_to_a_file_of_its_own(
 ) -> None:
     attempts: list[Path] = []
 
-    def lost_once(self: LocalStack, server: ServerProcess, url: str, check: Any, bound: str) -> None:
+    def lost_once(self: LocalStack, server: ServerProcess, url: str, check: Any) -> None:
         attempts.append(server.log_path)
         if len(attempts) == 1:
             raise PortInUse("node exited with code 1: address already in use")
@@ -210,7 +210,8 @@ def test_each_port_attempt_logs_to_a_file_of_its_own(
     monkeypatch.setattr(LocalStack, "_wait_http", lost_once)
     stack = LocalStack(StackSpec(), workdir=tmp_path)
 
-    stack._launch(JOB_NODE, lambda port: ["prometheus-node-exporter", f":{port}"], "/metrics", lambda b: None)
+    stack._launch(JOB_NODE, lambda port: ["prometheus-node-exporter", f":{port}"], "/metrics",
+                  lambda server, url, body: None)
 
     assert [p.name for p in attempts] == ["node.log", "node-attempt2.log"]
     assert stack.servers[JOB_NODE].log_path.name == "node-attempt2.log"

@@ -144,8 +144,9 @@ def test_another_dashboard_after_a_watch_that_saw_no_fresh_grafana_is_not_polled
     clock: FakeClock,
 ) -> None:
     double = GrafanaDouble()
+    old_pod = {"name": "grafana-5c4b7d9f8-old01", "created": stamp(100.0)}
     seen = observation(redeployed=False, fresh=False, answered=True, dashboard_uid="todo-overview",
-                       watched_until=1012.0, grafana_pods=[])  # fmt: skip
+                       watched_until=1012.0, grafana_pods=[old_pod])  # fmt: skip
     record = make_record("grafana.ready_within_30s")
 
     with pytest.raises(NotVerifiable, match="this install did not redeploy Grafana"):
