@@ -376,7 +376,8 @@ class LocalStack:
         assert response.status_code == 200, f"GET {flags_url} -> {response.status_code}"
         tsdb = str(response.json().get("data", {}).get("storage.tsdb.path"))
         assert tsdb == str(self.workdir / "tsdb"), (
-            f"GET {flags_url}: storage.tsdb.path is {tsdb}, not this stack's: another Prometheus holds the port"
+            f"GET {flags_url}: storage.tsdb.path is {tsdb}, not this stack's:"
+            " another Prometheus holds the port"
         )
 
     def _wait(self, probe: Callable[[], None], what: str) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from monitoring_conformance import preflight
 from monitoring_conformance.errors import CommandFailed, ToolError, Unrecoverable
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
     GRAFANA_SELECTOR,
     HANDOVER_EVERY,
@@ -31,7 +32,6 @@ from monitoring_conformance.install_watch import (
     Readiness,
 )
 from monitoring_conformance.progress import Echo, terminal
-from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.release import (
     ClusterHelm,
     PhaseFailed,

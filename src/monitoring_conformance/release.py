@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from monitoring_conformance import vendored
 from monitoring_conformance.errors import (
     CommandFailed,
     ConformanceError,
@@ -31,7 +32,6 @@ from monitoring_conformance.errors import (
     Unrecoverable,
     UsageError,
 )
-from monitoring_conformance import vendored
 from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import T0_SOURCE, GrafanaWatch, Readiness, install_watched
 from monitoring_conformance.tools.helm import INSTALL_MARGIN_S, Helm, HelmVersion, RepoFiles
@@ -154,8 +154,8 @@ def chart_repositories(chart: Path) -> list[tuple[str, str]]:
 def dependency_commands(helm: Helm, chart: Path, repos: RepoFiles) -> list[list[str]]:
     """``helm repo add`` per repository, then ``helm dependency build``, all with the run-local repo files.
 
-    None at all when ``chart/charts`` already holds the archives Chart.lock pins (:mod:`~monitoring_conformance.vendored`): the
-    install then makes no network call for the chart.
+    None at all when ``chart/charts`` already holds the archives Chart.lock pins
+    (:mod:`~monitoring_conformance.vendored`): the install then makes no network call for the chart.
     """
     if vendored.missing_reason(chart) is None:
         return []

@@ -41,7 +41,8 @@ def _helm_dependency(entry: Mapping[str, Any], *, locked: bool) -> dict[str, Any
 
 def lock_digest(required: Sequence[Mapping[str, Any]], locked: Sequence[Mapping[str, Any]]) -> str:
     """The ``digest`` helm writes into Chart.lock for these Chart.yaml and Chart.lock dependencies."""
-    pair = [[_helm_dependency(d, locked=False) for d in required], [_helm_dependency(d, locked=True) for d in locked]]
+    pair = [[_helm_dependency(d, locked=False) for d in required],
+            [_helm_dependency(d, locked=True) for d in locked]]
     data = json.dumps(pair, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 

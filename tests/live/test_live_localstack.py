@@ -93,7 +93,8 @@ def test_an_answer_from_another_process_on_the_port_is_not_readiness(
     idle = ["python3", "-c", "import select; select.select([], [], [])"]  # alive, never listens
     server = localstack.ServerProcess(job, idle, tmp_path / "idle.log")
     stack = LocalStack(StackSpec(ready_timeout=1.0), workdir=tmp_path)
-    checks = {JOB_APP: stack._app_answer, JOB_NODE: stack._node_answer, JOB_PROMETHEUS: stack._prometheus_answer}
+    checks = {JOB_APP: stack._app_answer, JOB_NODE: stack._node_answer,
+              JOB_PROMETHEUS: stack._prometheus_answer}
     server.start(tmp_path)
     try:
         with pytest.raises(AssertionError, match=words):

@@ -1,4 +1,4 @@
-"""Prometheus 3.x from Debian sid: a separate apt configuration, the pinned version, nothing of the system's."""
+"""Prometheus 3.x from Debian sid: a separate apt configuration, the pinned version, none of the system's."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_a_deb_with_another_digest_is_not_installed(machine: FakeMachine) -> Non
     context.sid_pins = {"prometheus3": SidPin("prometheus3", "prometheus", "3.5.3+ds1-6", "0" * 64,
                                               "usr/bin/prometheus")}  # fmt: skip
     assert bootstrap.run(["--tools", "prometheus3"], lambda tools_dir: context) == 1
-    assert "sha256" in machine.err[0] and "not installed" in machine.err[0]
+    assert "sha256" in machine.err[0]
+    assert "not installed" in machine.err[0]
     assert not (machine.tools_dir / "prometheus3").exists()
 
 
@@ -97,5 +98,6 @@ def test_the_mirror_is_the_machines_own(tmp_path: Path, files: dict[str, str], m
 
 def test_no_debian_mirror_is_one_line_with_the_fix(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text("deb https://deb.nodesource.com/node_20.x nodistro main\n")
-    with pytest.raises(BootstrapError, match=r"no Debian mirror in .*put a Prometheus 3.x on PATH as prometheus3"):
+    fix = r"no Debian mirror in .*put a Prometheus 3\.x on PATH as prometheus3"
+    with pytest.raises(BootstrapError, match=fix):
         debian_mirror(tmp_path)

@@ -111,7 +111,7 @@ class PinnedTrustSession(requests.Session):
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    ) -> Any:
         if verify is None and self.verify is not True:
             verify = self.verify
         return super().merge_environment_settings(url, proxies, stream, verify, cert)

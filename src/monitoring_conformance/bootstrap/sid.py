@@ -45,7 +45,8 @@ def debian_mirror(apt_etc: Path) -> str:
         except OSError:
             continue
         for uri, suites in _entries(text, deb822=path.suffix == ".sources"):
-            if "/debian" in uri and "security" not in uri and not all(s.endswith("-security") for s in suites):
+            security = "security" in uri or all(s.endswith("-security") for s in suites)
+            if "/debian" in uri and not security:
                 return uri.rstrip("/")
     raise BootstrapError(
         f"no Debian mirror in {apt_etc}/sources.list or sources.list.d; add the machine's Debian sources"

@@ -90,7 +90,8 @@ def canary_arrives(
             # next poll's main query decides, never this fallback hit
             raise AssertionError(
                 f"line with {token} found under {fallback} with the expected labels"
-                f" {label_set(matching[0].labels)}, not yet under {selector}: Loki returned {seen['returned']}"
+                f" {label_set(matching[0].labels)}, not yet under {selector}:"
+                f" Loki returned {seen['returned']}"
             )
         raise AssertionError(f"no line with {token} yet: Loki returned {seen['returned']}")
 

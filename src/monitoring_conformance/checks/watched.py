@@ -58,7 +58,8 @@ def not_fresh_reason(observation: Mapping[str, Any]) -> str:
         answered = " (yet a Grafana answered: one outside this release, or with other labels)" if (
             observation.get("answered")) else ""
         return (f"no Grafana pod exists: listing the pods with the selector {selector} found none{answered},"
-                f" so {deployment} runs no Grafana whose ready time could be measured; check that the release "
+                f" so {deployment} runs no Grafana whose ready time could be measured;"
+                " check that the release "
                 "deploys Grafana (the chart's Grafana values, `kubectl get pods -A -l "
                 f"{selector}`) and the namespace given to the run")
     if redeployed is False:

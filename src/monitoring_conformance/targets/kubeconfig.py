@@ -19,6 +19,7 @@ import requests
 
 from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
 from monitoring_conformance.errors import ToolError
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
     GRAFANA_SELECTOR,
     INTERVAL,
@@ -28,7 +29,6 @@ from monitoring_conformance.install_watch import (
     watched_login,
 )
 from monitoring_conformance.progress import Echo, terminal
-from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.release import (
     ClusterHelm,
     build_dependencies,

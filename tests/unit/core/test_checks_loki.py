@@ -177,7 +177,8 @@ def test_a_line_landing_between_the_main_and_the_fallback_query_passes(fake_cloc
 
 
 def test_a_racing_line_under_wrong_labels_still_fails_at_once(fake_clock: FakeClock) -> None:
-    with pytest.raises(CheckFailed, match=r'canary arrived, but under labels \{.*\}; expected app="todo-backend"'):
+    wrong = r'canary arrived, but under labels \{.*\}; expected app="todo-backend"'
+    with pytest.raises(CheckFailed, match=wrong):
         _racing(fake_clock, {**GOOD, "app": "todo"})
 
 

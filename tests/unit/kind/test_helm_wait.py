@@ -94,7 +94,8 @@ def test_a_long_helm_wait_reports_what_is_not_ready_every_15s(clock: FakeClock, 
         "[kubeconfig] helm still waiting after 15s", "[kubeconfig] helm still waiting after 30s",
     ]
     line = printed[0]
-    assert "not ready: monitoring/prometheus-mon-0 (Unschedulable: 0/1 nodes are available: 1 Insufficient cpu" in line
+    pending = "monitoring/prometheus-mon-0 (Unschedulable: 0/1 nodes are available: 1 Insufficient cpu"
+    assert f"not ready: {pending}" in line
     assert "loki-0" not in line
     assert "hook jobs: Job/mon-admission-create (pre-install,pre-upgrade, 1 active, 0 failed)" in line
     assert "warnings: Pod/prometheus-mon-0 FailedScheduling: 0/1 nodes are available" in line

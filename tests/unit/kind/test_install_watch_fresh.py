@@ -331,7 +331,8 @@ def test_no_grafana_pod_at_all_says_so(
     else:
         answer(runner, lambda argv: pods_of("monitoring")(argv) and GRAFANA_SELECTOR in argv,
                stdout=json.dumps({"items": []}))
-        evidence = pods_evidence(Kubectl(runner), "monitoring", LAST_DEPLOYED, "helm status info.last_deployed")
+        evidence = pods_evidence(Kubectl(runner), "monitoring", LAST_DEPLOYED,
+                                 "helm status info.last_deployed")
         evidence.update(t0=LAST_DEPLOYED, watched_until=LAST_DEPLOYED + 1.0, dashboard_uid="todo-overview")
     assert evidence["grafana_pods"] == []
     with pytest.raises(NotVerifiable) as caught:
