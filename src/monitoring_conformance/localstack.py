@@ -10,9 +10,12 @@ is stopped by its own PID (terminate, then kill after a bounded wait) when the `
 failure, on Ctrl-C, and at interpreter exit as a last resort. ``start()`` returns only when every server
 answers and Prometheus has scraped every configured job once.
 
-Servers run for the whole life of the stack, so they are started with :class:`subprocess.Popen` here
-rather than through :mod:`monitoring_conformance.tools.runner` (which runs commands to completion); the
-executables are still found with :func:`~monitoring_conformance.tools.runner.find_tool`.
+Servers run for the whole life of the stack, so they are started with :class:`subprocess.Popen`
+(:mod:`monitoring_conformance.servers`) rather than through :mod:`monitoring_conformance.tools.runner`
+(which runs commands to completion); the executables are still found with
+:func:`~monitoring_conformance.tools.runner.find_tool`. Readiness comes from HTTP answers that identify
+the process (Prometheus's own TSDB path in ``/api/v1/status/flags``, a marker metric in node_exporter's
+``/metrics``), never from a log format: Prometheus 2.x and 3.x word their log lines differently.
 """
 
 from __future__ import annotations
@@ -20,20 +23,19 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import requests
 
-from monitoring_conformance.errors import ToolError, Unrecoverable, WaitTimeout
+from monitoring_conformance.errors import ToolError, WaitTimeout
+from monitoring_conformance.servers import PortInUse, ServerProcess, free_port, indent
 from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
@@ -47,10 +49,7 @@ APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
 NODE_COLLECTORS = ("cpu", "meminfo", "loadavg", "uname")
 NEVER_SCRAPED = "0001-01-01T00:00:00Z"
-BIND_ERRORS = ("address already in use", "errno 98")
 PORT_ATTEMPTS = 3
-STOP_TIMEOUT = 5.0
-LOG_TAIL_LINES = 15
 PROBE_TIMEOUT = 2.0
 MARKER_METRIC = "mc_localstack_stack_info"
 POLL_INTERVAL = 0.1
@@ -82,104 +81,6 @@ class StackSpec:
 Check = Callable[["ServerProcess", str, str], None]
 
 
-class PortInUse(ToolError):
-    """A server could not bind the port it was given (another process took it first)."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; callers retry on a race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def die_with_parent(argv: list[str]) -> list[str]:
-    """``argv`` prefixed with ``setpriv --pdeathsig TERM --`` where util-linux's setpriv exists (Linux).
-
-    The kernel then sends SIGTERM to the server if the thread that started it dies without cleaning up
-    (a killed test process). setpriv sets that and execs the server, so the PID stays the server's. This
-    replaces a ``preexec_fn``, which is not safe when stacks are started from several threads. Without
-    setpriv, the context manager and the atexit hook are the clean-up. Note the signal follows the
-    starting *thread*: start a stack from a thread that outlives it (the main thread, or a pool's worker
-    until the pool shuts down).
-    """
-    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
-
-
-@dataclass
-class ServerProcess:
-    """One child process with its log file. Stopped by its own PID, never by name."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self, cwd: Path) -> None:
-        # a fresh file: an earlier attempt's "address already in use" must not read as this one's
-        self._log = self.log_path.open("wb")
-        try:
-            self.popen = subprocess.Popen(
-                die_with_parent(self.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self._close_log()
-            raise ToolError(f"{self.name}: cannot start `{' '.join(self.argv)}`: {exc}") from exc
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def exited(self) -> int | None:
-        """The exit code if the process has ended, else None."""
-        return self.popen.poll() if self.popen else None
-
-    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def check_alive(self) -> None:
-        """Raise at once (ending any wait) if the process has exited; PortInUse when it lost a port race."""
-        code = self.exited()
-        if code is None:
-            return
-        tail = self.tail()
-        message = f"{self.name} exited with code {code}; last lines of {self.log_path}:\n{_indent(tail)}"
-        if any(marker in tail.lower() for marker in BIND_ERRORS):
-            raise PortInUse(message)
-        raise Unrecoverable(message)
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Terminate, wait at most ``timeout`` seconds, then kill. Safe to call twice."""
-        proc = self.popen
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    | {line}" for line in text.splitlines()) or "    | (empty)"
 
 
 def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
@@ -393,7 +294,7 @@ class LocalStack:
     def log_tails(self) -> str:
         """The last lines of every server's log, for failure messages."""
         parts = [
-            f"  {s.name} (pid {s.pid}, {s.log_path}):\n{_indent(s.tail())}" for s in self.servers.values()
+            f"  {s.name} (pid {s.pid}, {s.log_path}):\n{indent(s.tail())}" for s in self.servers.values()
         ]
         return "server logs:\n" + "\n".join(parts)
 
