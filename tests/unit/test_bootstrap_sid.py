@@ -101,3 +101,13 @@ def test_no_debian_mirror_is_one_line_with_the_fix(tmp_path: Path) -> None:
     fix = r"no Debian mirror in .*put a Prometheus 3\.x on PATH as prometheus3"
     with pytest.raises(BootstrapError, match=fix):
         debian_mirror(tmp_path)
+
+
+def test_a_mirror_from_the_environment_wins(machine: FakeMachine) -> None:
+    # an Ubuntu CI runner names no Debian mirror in its sources
+    (machine.etc / "apt" / "sources.list.d" / "debian.sources").unlink()
+    context = machine.context()
+    context.env = {**context.env, "MC_DEBIAN_MIRROR": "http://deb.debian.org/debian/"}
+    assert bootstrap.run(["--tools", "prometheus3"], lambda tools_dir: context) == 0, machine.err
+    sources = (machine.tools_dir.parent / "apt-sid" / "sources.list").read_text()
+    assert sources.endswith(" http://deb.debian.org/debian sid main\n")

@@ -27,6 +27,9 @@ from monitoring_conformance.bootstrap.machine import (
 from monitoring_conformance.errors import ConformanceError
 
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+#: A Debian mirror to use where the machine's sources name none (an Ubuntu CI runner: its
+#: `debian-archive-keyring` package provides the key sid is signed with).
+MIRROR_ENV = "MC_DEBIAN_MIRROR"
 DPKG_TIMEOUT = 120.0
 
 
@@ -50,7 +53,7 @@ def debian_mirror(apt_etc: Path) -> str:
                 return uri.rstrip("/")
     raise BootstrapError(
         f"no Debian mirror in {apt_etc}/sources.list or sources.list.d; add the machine's Debian sources"
-        " (e.g. deb.debian.org) or put a Prometheus 3.x on PATH as prometheus3"
+        f" (e.g. deb.debian.org), set {MIRROR_ENV}, or put a Prometheus 3.x on PATH as prometheus3"
     )
 
 
@@ -89,7 +92,7 @@ def fetch_sid(ctx: Context, pin: SidPin) -> Path:
     for folder in (state / "lists" / "partial", state / "cache" / "archives" / "partial"):
         folder.mkdir(parents=True, exist_ok=True)
     signed = f"[signed-by={KEYRING}] " if KEYRING.is_file() else ""
-    mirror = debian_mirror(ctx.apt_etc)
+    mirror = ctx.env.get(MIRROR_ENV, "").strip().rstrip("/") or debian_mirror(ctx.apt_etc)
     (state / "sources.list").write_text(f"deb {signed}{mirror} sid main\n", encoding="utf-8")
     options = apt_options(state, root=ctx.is_root)
     _run(ctx, ["apt-get", *options, "update", "-qq"], APT_UPDATE_TIMEOUT)
