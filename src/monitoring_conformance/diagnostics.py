@@ -58,6 +58,8 @@ class Sources:
     monitoring_namespace: str = "monitoring"
     endpoints: Mapping[str, Endpoint | None] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
+    #: The progress lines printed while helm waited (monitoring_conformance.helm_wait).
+    helm_wait: Sequence[str] = ()
 
 
 def stack_endpoints(stack: Stack | None) -> dict[str, Endpoint | None]:
@@ -90,6 +92,7 @@ class Collector:
             ("pods", self.pods),
             ("events", self.events),
             ("helm", self.helm),
+            ("helm wait", self.helm_wait),
             ("prometheus targets", self.prometheus_targets),
             ("grafana search", self.grafana_search),
             ("loki labels", self.loki_labels),
@@ -151,6 +154,13 @@ class Collector:
         first = next((line for line in status.stdout.splitlines() if line.startswith("STATUS:")), "")
         said = first.replace("STATUS:", "release status:").strip()
         return said or status.stderr.strip()[:120] or "no status"
+
+    def helm_wait(self) -> str:
+        lines = list(self.sources.helm_wait)
+        if not lines:
+            return "no report (helm finished within one report period, or did not run)"
+        self.write("helm-wait.txt", "\n".join(lines) + "\n")
+        return f"{len(lines)} reports; last: {lines[-1]}"
 
     # -- services -------------------------------------------------------------------------------------
 

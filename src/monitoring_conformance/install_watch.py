@@ -42,6 +42,7 @@ from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.api.http import AuthError, Endpoint
 from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.errors import ConformanceError, ToolError, Unrecoverable, WaitTimeout
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
@@ -183,6 +184,8 @@ class GrafanaWatch:
     client: Grafana | None = None
     #: The login that worked (the target reuses it for the stack).
     used: tuple[str, str] | None = None
+    #: Called at every probe (install_watched hands it the helm-wait reporter).
+    on_tick: Callable[[], None] | None = None
 
     def observe(
         self, helm: Future[Any], t0: float, *, clock: Clock, wall: Callable[[], float], budget: float
@@ -192,6 +195,8 @@ class GrafanaWatch:
 
         def probe() -> float:
             seen.attempts += 1
+            if self.on_tick is not None:
+                self.on_tick()
             try:
                 return self._probe(helm, seen, t0, clock, wall)
             except NOT_YET as exc:
@@ -390,6 +395,7 @@ def install_watched(
     wall: Callable[[], float] = time.time,
     budget: float,
     join_timeout: float = HELM_JOIN_S,
+    reporter: HelmWaitReporter | None = None,
 ) -> tuple[T, float, Readiness | None]:
     """Run ``install`` (helm) and, when ``watch`` is given, watch Grafana meanwhile: (result, t0, readiness).
 
@@ -399,11 +405,18 @@ def install_watched(
     interrupt goes on.
     """
     t0 = wall()
-    if watch is None:
+    if watch is None and reporter is None:
         return install(), t0, None
     future = start_thread(install, "helm-install")
+    if reporter is not None:
+        reporter.tick()  # helm started: the first report comes one period later
     try:
-        readiness = watch.observe(future, t0, clock=clock, wall=wall, budget=budget)
+        readiness = None
+        if watch is not None:
+            watch.on_tick = reporter.tick if reporter is not None else None
+            readiness = watch.observe(future, t0, clock=clock, wall=wall, budget=budget)
+        if reporter is not None:
+            reporter.wait_for(future, budget)  # Grafana may be ready while helm still waits for the rest
         result = future.result()  # helm's runner timeout bounds this
     except BaseException:  # an interrupt (or a bug): helm's thread is not left behind without a look
         wait_futures([future], timeout=join_timeout)

@@ -10,28 +10,32 @@ is stopped by its own PID (terminate, then kill after a bounded wait) when the `
 failure, on Ctrl-C, and at interpreter exit as a last resort. ``start()`` returns only when every server
 answers and Prometheus has scraped every configured job once.
 
-Servers run for the whole life of the stack, so they are started with :class:`subprocess.Popen` here
-rather than through :mod:`monitoring_conformance.tools.runner` (which runs commands to completion); the
-executables are still found with :func:`~monitoring_conformance.tools.runner.find_tool`.
+Servers run for the whole life of the stack, so they are started with :class:`subprocess.Popen`
+(:mod:`monitoring_conformance.servers`) rather than through :mod:`monitoring_conformance.tools.runner`
+(which runs commands to completion); the executables are still found with
+:func:`~monitoring_conformance.tools.runner.find_tool`. Readiness comes from HTTP answers that identify
+the process (Prometheus's own TSDB path in ``/api/v1/status/flags``, a marker metric in node_exporter's
+``/metrics``), never from a log format: Prometheus 2.x and 3.x word their log lines differently.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import requests
 
-from monitoring_conformance.errors import ToolError, Unrecoverable, WaitTimeout
+from monitoring_conformance.errors import ToolError, WaitTimeout
+from monitoring_conformance.servers import PortInUse, ServerProcess, free_port, indent
 from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
@@ -45,11 +49,9 @@ APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
 NODE_COLLECTORS = ("cpu", "meminfo", "loadavg", "uname")
 NEVER_SCRAPED = "0001-01-01T00:00:00Z"
-BIND_ERRORS = ("address already in use", "errno 98")
 PORT_ATTEMPTS = 3
-STOP_TIMEOUT = 5.0
-LOG_TAIL_LINES = 15
 PROBE_TIMEOUT = 2.0
+MARKER_METRIC = "mc_localstack_stack_info"
 POLL_INTERVAL = 0.1
 
 
@@ -61,6 +63,9 @@ class StackSpec:
     scrape_app: bool = True  # False: no `todo-backend` job (the backend still runs and answers)
     interval_s: float = 1.0  # scrape and rule evaluation interval
     ready_timeout: float = 30.0  # per readiness wait, scaled by the global timeout scale
+    #: The Prometheus executable: a tool name looked up as find_tool does (tools folder, then PATH), e.g.
+    #: "prometheus3" for the 3.x the bootstrap fetches, or a path.
+    prometheus: str = "prometheus"
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -72,104 +77,10 @@ class StackSpec:
         return tuple(names)
 
 
-class PortInUse(ToolError):
-    """A server could not bind the port it was given (another process took it first)."""
+#: Decides whether an answer (server, URL, body) is the ready server of this stack; AssertionError if not.
+Check = Callable[["ServerProcess", str, str], None]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; callers retry on a race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def die_with_parent(argv: list[str]) -> list[str]:
-    """``argv`` prefixed with ``setpriv --pdeathsig TERM --`` where util-linux's setpriv exists (Linux).
-
-    The kernel then sends SIGTERM to the server if the thread that started it dies without cleaning up
-    (a killed test process). setpriv sets that and execs the server, so the PID stays the server's. This
-    replaces a ``preexec_fn``, which is not safe when stacks are started from several threads. Without
-    setpriv, the context manager and the atexit hook are the clean-up. Note the signal follows the
-    starting *thread*: start a stack from a thread that outlives it (the main thread, or a pool's worker
-    until the pool shuts down).
-    """
-    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
-
-
-@dataclass
-class ServerProcess:
-    """One child process with its log file. Stopped by its own PID, never by name."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self, cwd: Path) -> None:
-        # a fresh file: an earlier attempt's "address already in use" must not read as this one's
-        self._log = self.log_path.open("wb")
-        try:
-            self.popen = subprocess.Popen(
-                die_with_parent(self.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self._close_log()
-            raise ToolError(f"{self.name}: cannot start `{' '.join(self.argv)}`: {exc}") from exc
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def exited(self) -> int | None:
-        """The exit code if the process has ended, else None."""
-        return self.popen.poll() if self.popen else None
-
-    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def check_alive(self) -> None:
-        """Raise at once (ending any wait) if the process has exited; PortInUse when it lost a port race."""
-        code = self.exited()
-        if code is None:
-            return
-        tail = self.tail()
-        message = f"{self.name} exited with code {code}; last lines of {self.log_path}:\n{_indent(tail)}"
-        if any(marker in tail.lower() for marker in BIND_ERRORS):
-            raise PortInUse(message)
-        raise Unrecoverable(message)
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Terminate, wait at most ``timeout`` seconds, then kill. Safe to call twice."""
-        proc = self.popen
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    | {line}" for line in text.splitlines()) or "    | (empty)"
 
 
 def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
@@ -214,6 +125,8 @@ class LocalStack:
         #: Seconds each start-up phase took: one per server, and "first_scrapes".
         self.timings: dict[str, float] = {}
         self._session = requests.Session()
+        #: Written into node_exporter's textfile folder: its /metrics then shows which stack it belongs to.
+        self.marker = uuid.uuid4().hex
 
     # -- URLs ---------------------------------------------------------------------------------------
     def url(self, job: str) -> str:
@@ -248,9 +161,9 @@ class LocalStack:
         _LIVE.add(self)
         try:
             if self.spec.scrape_node:
-                self._launch(JOB_NODE, self._node_argv, "/metrics", _expect_text("node_cpu_seconds_total"))
-            self._launch(JOB_APP, self._app_argv, "/healthz", _expect_text('"ok"'))
-            self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", _expect_text("Ready"))
+                self._launch(JOB_NODE, self._node_argv, "/metrics", self._node_answer)
+            self._launch(JOB_APP, self._app_argv, "/healthz", self._app_answer)
+            self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", self._prometheus_answer)
             started = time.monotonic()
             self.wait_first_scrapes()
             self.timings["first_scrapes"] = time.monotonic() - started
@@ -306,7 +219,7 @@ class LocalStack:
         self._wait(reached, f"Prometheus target {job} {health}")
 
     def _launch(
-        self, job: str, argv_for: Callable[[int], list[str]], ready_path: str, check: Callable[[str], None]
+        self, job: str, argv_for: Callable[[int], list[str]], ready_path: str, check: Check
     ) -> None:
         """Start a server on a fresh port, wait for ``ready_path``; on a lost port race, retry."""
         started = time.monotonic()
@@ -319,7 +232,7 @@ class LocalStack:
             server.start(self.workdir)
             try:
                 url = f"http://127.0.0.1:{port}{ready_path}"
-                self._wait_http(server, url, check, BOUND[job].format(port=port))
+                self._wait_http(server, url, check)
                 self.timings[job] = time.monotonic() - started
                 return
             except PortInUse:
@@ -327,23 +240,46 @@ class LocalStack:
                 if attempt == PORT_ATTEMPTS:
                     raise
 
-    def _wait_http(
-        self, server: ServerProcess, url: str, check: Callable[[str], None], bound: str
-    ) -> None:
-        """Wait until ``url`` answers AND this process's own log says it holds the port.
+    def _wait_http(self, server: ServerProcess, url: str, check: Check) -> None:
+        """Wait until ``url`` answers AND the answer identifies this very process.
 
         An answer alone is not enough: when two stacks start side by side, a process that lost the port
-        race is still alive for a moment while another stack's server answers on that port.
+        race is still alive for a moment while another stack's server answers on that port. The loser
+        exits with "address already in use" in its log, which :meth:`ServerProcess.check_alive` turns into
+        PortInUse (a retry on another port). No log line is read to decide readiness: Prometheus 2.x and
+        3.x word theirs differently.
         """
 
         def answers() -> None:
             server.check_alive()
             response = self._session.get(url, timeout=PROBE_TIMEOUT)
             assert response.status_code == 200, f"GET {url} -> {response.status_code}"
-            check(response.text)
-            assert bound in server.tail(lines=200), f"{server.name} has not logged {bound!r} yet"
+            check(server, url, response.text)
 
         self._wait(answers, f"{server.name} ready at {url}")
+
+    def _node_answer(self, server: ServerProcess, url: str, body: str) -> None:
+        assert "node_cpu_seconds_total" in body, f"GET {url}: no node_cpu_seconds_total yet"
+        assert f'{MARKER_METRIC}{{stack="{self.marker}"}}' in body, (
+            f"GET {url} answers without this stack's {MARKER_METRIC}: another node_exporter holds the port"
+        )
+
+    def _app_answer(self, server: ServerProcess, url: str, body: str) -> None:
+        assert '"ok"' in body, f"GET {url}: no \"ok\" in {body[:80]!r}"
+        bound = f"Uvicorn running on {url.rsplit('/', 1)[0]}"  # the app's own start-up line (our fixture)
+        assert bound in server.tail(lines=200), f"{server.name} has not logged {bound!r} yet"
+
+    def _prometheus_answer(self, server: ServerProcess, url: str, body: str) -> None:
+        """/-/ready, then /api/v1/status/flags: the answering Prometheus must use this stack's TSDB folder."""
+        assert "Ready" in body, f"GET {url}: {body[:80]!r}"
+        flags_url = url.replace("/-/ready", "/api/v1/status/flags")
+        response = self._session.get(flags_url, timeout=PROBE_TIMEOUT)
+        assert response.status_code == 200, f"GET {flags_url} -> {response.status_code}"
+        tsdb = str(response.json().get("data", {}).get("storage.tsdb.path"))
+        assert tsdb == str(self.workdir / "tsdb"), (
+            f"GET {flags_url}: storage.tsdb.path is {tsdb}, not this stack's:"
+            " another Prometheus holds the port"
+        )
 
     def _wait(self, probe: Callable[[], None], what: str) -> None:
         try:
@@ -358,7 +294,7 @@ class LocalStack:
     def log_tails(self) -> str:
         """The last lines of every server's log, for failure messages."""
         parts = [
-            f"  {s.name} (pid {s.pid}, {s.log_path}):\n{_indent(s.tail())}" for s in self.servers.values()
+            f"  {s.name} (pid {s.pid}, {s.log_path}):\n{indent(s.tail())}" for s in self.servers.values()
         ]
         return "server logs:\n" + "\n".join(parts)
 
@@ -369,7 +305,14 @@ class LocalStack:
             fix="apt-get install -y --no-install-recommends prometheus-node-exporter",
         )
         collectors = [f"--collector.{name}" for name in NODE_COLLECTORS]
-        return [exe, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults", *collectors]
+        textfiles = self.workdir / "node-textfile"
+        textfiles.mkdir(exist_ok=True)
+        (textfiles / "stack.prom").write_text(
+            f"# HELP {MARKER_METRIC} Which local stack this node_exporter serves.\n"
+            f"# TYPE {MARKER_METRIC} gauge\n{MARKER_METRIC}{{stack=\"{self.marker}\"}} 1\n"
+        )
+        return [exe, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults", *collectors,
+                "--collector.textfile", f"--collector.textfile.directory={textfiles}"]
 
     def _app_argv(self, port: int) -> list[str]:
         return [
@@ -378,7 +321,7 @@ class LocalStack:
         ]  # fmt: skip
 
     def _prometheus_argv(self, port: int) -> list[str]:
-        exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
+        exe = prometheus_executable(self.spec.prometheus)
         ports = {**self.ports, JOB_PROMETHEUS: port}
         config = self.workdir / "prometheus.yml"
         config.write_text(prometheus_config(self.spec, ports))
@@ -390,19 +333,21 @@ class LocalStack:
         ]
 
 
-#: What each server logs once it holds its port (the port is filled in).
-BOUND = {
-    JOB_NODE: 'msg="Listening on" address=127.0.0.1:{port}',
-    JOB_PROMETHEUS: 'msg="Listening on" address=127.0.0.1:{port}',
-    JOB_APP: "Uvicorn running on http://127.0.0.1:{port}",
+def prometheus_executable(name: str) -> str:
+    """The Prometheus to run: a path as given, or a tool name found as find_tool finds it."""
+    if "/" in name:
+        if not (Path(name).is_file() and os.access(name, os.X_OK)):
+            raise ToolError(f"Prometheus executable {name} does not exist or is not executable")
+        return name
+    fix = PROMETHEUS_FIXES.get(name, f"put {name} on PATH")
+    return find_tool(name, fix=fix)
+
+
+#: How to get each Prometheus the live tier runs.
+PROMETHEUS_FIXES = {
+    "prometheus": "apt-get install -y --no-install-recommends prometheus",
+    "prometheus3": "run `python -m monitoring_conformance.bootstrap --tools prometheus3` (Debian sid's 3.x)",
 }
-
-
-def _expect_text(needle: str) -> Callable[[str], None]:
-    def check(body: str) -> None:
-        assert needle in body, f"response lacks {needle!r}"
-
-    return check
 
 
 def _summary(targets: dict[Any, dict[str, Any]]) -> str:

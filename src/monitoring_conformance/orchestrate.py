@@ -22,6 +22,7 @@ from pathlib import Path
 
 from monitoring_conformance import preflight
 from monitoring_conformance.errors import CommandFailed, ToolError, Unrecoverable
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
     GRAFANA_SELECTOR,
     HANDOVER_EVERY,
@@ -174,6 +175,8 @@ class KindRun:
         self.host = host
         self.watch = watch
         self.watcher: GrafanaWatch | None = None
+        #: Progress lines printed while helm waited (also written to the diagnostics).
+        self.helm_wait: list[str] = []
         self.readiness: Readiness | None = None
         self.phases = Phases(self.clock, echo)
         self.versions: dict[str, str] = {}
@@ -328,6 +331,8 @@ class KindRun:
             namespace=opts.monitoring_namespace, values=opts.values, version=self.helm_version,
             wait_seconds=opts.install_wait_seconds, ready_timeout=opts.ready_timeout, clock=self.clock,
             wall=self.wall, watch=self.watcher,
+            reporter=HelmWaitReporter(self.kubectl(), opts.monitoring_namespace, self.echo, self.clock,
+                                      prefix="[kind]", lines=self.helm_wait),
         )
         self.t0, self.t0_source, self.readiness = installed.t0, installed.t0_source, installed.readiness
         ready = self.readiness

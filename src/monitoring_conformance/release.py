@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from monitoring_conformance import vendored
 from monitoring_conformance.errors import (
     CommandFailed,
     ConformanceError,
@@ -31,6 +32,7 @@ from monitoring_conformance.errors import (
     Unrecoverable,
     UsageError,
 )
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import T0_SOURCE, GrafanaWatch, Readiness, install_watched
 from monitoring_conformance.tools.helm import INSTALL_MARGIN_S, Helm, HelmVersion, RepoFiles
 from monitoring_conformance.tools.kubectl import Kubectl, kubeconfig_access, not_ready, wait_pods_ready
@@ -150,7 +152,13 @@ def chart_repositories(chart: Path) -> list[tuple[str, str]]:
 
 
 def dependency_commands(helm: Helm, chart: Path, repos: RepoFiles) -> list[list[str]]:
-    """``helm repo add`` per repository, then ``helm dependency build``, all with the run-local repo files."""
+    """``helm repo add`` per repository, then ``helm dependency build``, all with the run-local repo files.
+
+    None at all when ``chart/charts`` already holds the archives Chart.lock pins
+    (:mod:`~monitoring_conformance.vendored`): the install then makes no network call for the chart.
+    """
+    if vendored.missing_reason(chart) is None:
+        return []
     adds = [helm.repo_add_argv(name, url, repos) for name, url in chart_repositories(chart)]
     return [*adds, helm.dependency_build_argv(chart, repos)]
 
@@ -211,6 +219,7 @@ def install_release(
     rollback_on_failure: bool = False,
     target: str = "kind",
     watch: GrafanaWatch | None = None,
+    reporter: HelmWaitReporter | None = None,
 ) -> Installed:
     """``helm upgrade --install`` with a bounded wait (Grafana watched meanwhile), then wait for every pod."""
     argv = helm.upgrade_install_argv(
@@ -224,7 +233,8 @@ def install_release(
 
     budget = timeout + (watch.grace if watch else 0)
     try:
-        _, t0, readiness = install_watched(install, watch, clock=clock, wall=wall, budget=budget)
+        _, t0, readiness = install_watched(install, watch, clock=clock, wall=wall, budget=budget,
+                                           reporter=reporter)
     except ToolError as exc:
         raise PhaseFailed("install", f"{exc}{_pods_hint(kubectl, namespace)}", DIAGNOSTICS_FIX,
                           target=target) from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +113,9 @@ class LokiDouble(RecordedTransport):
         self.is_ready = ready
         self.tenant = tenant
         self.buildinfo_payload = buildinfo if buildinfo is not None else payload("loki/buildinfo.json")
+        #: Called with the LogQL of each query_range after its answer was made (e.g. a line landing between
+        #: two queries, as it does against real Loki).
+        self.after_query: Callable[[str], None] | None = None
         self.route("GET", r"/ready", self._ready)
         self.route("GET", r"/loki/api/v1/status/buildinfo", self._tenant(lambda c, m: self.buildinfo_payload))
         self.route("GET", r"/loki/api/v1/query_range", self._tenant(self._query_range))
@@ -179,6 +182,8 @@ class LokiDouble(RecordedTransport):
             values = [[str(ts), line] for ts, i, line in picked if i == index]
             if values:
                 result.append({"stream": dict(stream.labels), "values": values})
+        if self.after_query is not None:
+            self.after_query(query)
         return {"status": "success", "data": {"resultType": "streams", "result": result, "stats": {}}}
 
     def _labels(self, call: Call, match: re.Match[str]) -> Any:

@@ -11,7 +11,7 @@ import requests
 
 from monitoring_conformance import localstack
 from monitoring_conformance.errors import Unrecoverable
-from monitoring_conformance.localstack import JOB_APP, JOB_NODE, LocalStack, StackSpec
+from monitoring_conformance.localstack import JOB_APP, JOB_NODE, JOB_PROMETHEUS, LocalStack, StackSpec
 from tests.live.live_support import require_tools
 
 pytestmark = pytest.mark.live
@@ -77,23 +77,28 @@ def test_a_port_taken_meanwhile_is_retried_and_stop_ends_every_process(
     assert (tmp_path / "prometheus.log").is_file(), "logs stay in a workdir the caller owns"
 
 
+@pytest.mark.parametrize(
+    ("job", "path", "words"),
+    [
+        (JOB_APP, "/healthz", "has not logged 'Uvicorn running on"),
+        (JOB_NODE, "/metrics", "another node_exporter holds the port"),
+        (JOB_PROMETHEUS, "/-/ready", "storage.tsdb.path is .*another Prometheus holds the port"),
+    ],
+)
 def test_an_answer_from_another_process_on_the_port_is_not_readiness(
-    healthy_stack: LocalStack, tmp_path: Path
+    healthy_stack: LocalStack, tmp_path: Path, job: str, path: str, words: str
 ) -> None:
     """The port race: our process is alive but never bound; another stack's server answers there."""
-    port = healthy_stack.ports[JOB_APP]
+    port = healthy_stack.ports[job]
     idle = ["python3", "-c", "import select; select.select([], [], [])"]  # alive, never listens
-    server = localstack.ServerProcess(JOB_APP, idle, tmp_path / "idle.log")
+    server = localstack.ServerProcess(job, idle, tmp_path / "idle.log")
     stack = LocalStack(StackSpec(ready_timeout=1.0), workdir=tmp_path)
+    checks = {JOB_APP: stack._app_answer, JOB_NODE: stack._node_answer,
+              JOB_PROMETHEUS: stack._prometheus_answer}
     server.start(tmp_path)
     try:
-        with pytest.raises(AssertionError, match="has not logged 'Uvicorn running on"):
-            stack._wait_http(
-                server,
-                f"http://127.0.0.1:{port}/healthz",
-                lambda body: None,
-                localstack.BOUND[JOB_APP].format(port=port),
-            )
+        with pytest.raises(AssertionError, match=words):
+            stack._wait_http(server, f"http://127.0.0.1:{port}{path}", checks[job])
     finally:
         server.stop()
         stack.stop()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitoring_conformance.bootstrap import Context, WheelSpec
+from monitoring_conformance.bootstrap.machine import SidPin
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.runner import RecordingRunner, Result
 
@@ -24,8 +25,12 @@ VERSION_OUTPUT = {
     "prometheus": "prometheus, version 2.42.0+ds (branch: debian/sid)",
     "promtool": "promtool, version 2.42.0+ds (branch: debian/sid)",
     "prometheus-node-exporter": "node_exporter, version 1.5.0 (branch: debian/sid)",
+    "prometheus3": "prometheus, version 3.5.3+ds1 (branch: debian/sid, revision: 3.5.3+ds1-6)",
     "shellcheck": "ShellCheck - shell script analysis tool\nversion: 0.9.0\nlicense: GPLv3",
 }
+#: What the fake `apt-get download prometheus=3.5.3+ds1-6` writes (its digest is the fake pin's).
+FAKE_DEB = b"!<arch>\nfake prometheus 3 package\n"
+FAKE_DEB_SHA256 = hashlib.sha256(FAKE_DEB).hexdigest()
 APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "shellcheck")
 APT_PACKAGE_OF = {
     "prometheus": "prometheus",
@@ -73,10 +78,12 @@ class EnvRecordingRunner(RecordingRunner):
     """A RecordingRunner that also keeps the env each command got."""
 
     envs: list[Mapping[str, str] | None] = field(default_factory=list)
+    cwds: list[object] = field(default_factory=list)
 
     def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, input: str | None = None,
             env: Mapping[str, str] | None = None, cwd: object = None) -> Result:  # fmt: skip
         self.envs.append(env)
+        self.cwds.append(cwd)
         return super().run(argv, timeout=timeout, check=check, input=input, env=env)
 
 
@@ -102,6 +109,12 @@ class FakeMachine:
             folder.mkdir(parents=True, exist_ok=True)
         if self.debian:
             (self.etc / "debian_version").write_text("12.11\n")
+            (self.etc / "apt" / "sources.list.d").mkdir(parents=True, exist_ok=True)
+            (self.etc / "apt" / "sources.list.d" / "debian.sources").write_text(
+                "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n"
+                "Components: main\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n"
+                "Suites: bookworm-security\nComponents: main\n"
+            )
         if self.apt_lists:
             (self.lists / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages").write_text("")
         self.runner.responders.append(self._respond)
@@ -151,6 +164,9 @@ class FakeMachine:
             policy_rc=self.policy_rc,
             temp_root=self.root / "scratch",
             wheels=fake_wheel_specs(self.wheel) if self.wheel else {},
+            apt_etc=self.etc / "apt",
+            sid_pins={"prometheus3": SidPin("prometheus3", "prometheus", "3.5.3+ds1-6", FAKE_DEB_SHA256,
+                                            "usr/bin/prometheus")},
             out=self.out.append,
             err=self.err.append,
         )
@@ -162,7 +178,11 @@ class FakeMachine:
         return [c for c in self.runner.calls if c[1:4] == ("-m", "pip", "download")]
 
     def apt_calls(self) -> list[tuple[str, ...]]:
-        return [c for c in self.runner.calls if c[0] == "apt-get"]
+        """apt-get calls on the system's own configuration (the sid fetch's are :meth:`sid_calls`)."""
+        return [c for c in self.runner.calls if c[0] == "apt-get" and "Dir::Etc::sourceparts=-" not in c]
+
+    def sid_calls(self) -> list[tuple[str, ...]]:
+        return [c for c in self.runner.calls if "Dir::Etc::sourceparts=-" in c or c[0] == "dpkg-deb"]
 
     def _respond(self, argv: tuple[str, ...]) -> Result | Exception | None:
         if argv[1:4] == ("-m", "pip", "download"):
@@ -170,6 +190,16 @@ class FakeMachine:
                 return Result(argv, 1, "", "ERROR: No matching distribution found (no network)")
             dest = Path(argv[argv.index("--dest") + 1])
             (dest / self.wheel.name).write_bytes(self.wheel.read_bytes())
+            return Result(argv, 0, "", "")
+        if argv[0] == "apt-get" and "download" in argv:
+            Path(str(self.runner.cwds[-1]), "prometheus_3.5.3+ds1-6_amd64.deb").write_bytes(FAKE_DEB)
+            return Result(argv, 0, "", "")
+        if argv[:2] == ("dpkg-deb", "-x"):
+            member = Path(argv[3]) / "usr" / "bin" / "prometheus"
+            member.parent.mkdir(parents=True, exist_ok=True)
+            member.write_bytes(b"FAKE PROMETHEUS 3\n")
+            return Result(argv, 0, "", "")
+        if argv[0] == "apt-get" and "update" in argv and "Dir::Etc::sourceparts=-" in argv:
             return Result(argv, 0, "", "")
         if argv[:2] == ("apt-get", "install"):
             self.policy_seen_during_install.append(self.policy_rc.exists())

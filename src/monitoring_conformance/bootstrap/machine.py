@@ -48,6 +48,28 @@ WHEELS: Mapping[int, WheelSpec] = {
     ),
 }
 
+@dataclass(frozen=True)
+class SidPin:
+    """One binary taken from a pinned package of Debian's unstable suite (bootstrap/sid.py)."""
+
+    tool: str  # its name in the tools folder
+    package: str
+    version: str
+    sha256: str  # of the .deb, computed from the real download
+    member: str  # its path inside the package
+
+
+#: Prometheus 3.x for the live tier (Debian 12 has 2.42); the hash was computed from the real download.
+SID_PINS: Mapping[str, SidPin] = {
+    "prometheus3": SidPin(
+        tool="prometheus3",
+        package="prometheus",
+        version="3.5.3+ds1-6",
+        sha256="593bcced02d8082688ea034dfc543848ad145c5f793aae5aad756c4dbdfa98da",
+        member="usr/bin/prometheus",
+    ),
+}
+
 _SEMVER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)\S*")
 
 
@@ -129,10 +151,18 @@ TOOLS: tuple[ToolSpec, ...] = (
         apt_package="shellcheck",
         manual_fix="install ShellCheck (https://www.shellcheck.net) and put it on PATH",
     ),
+    ToolSpec(
+        "prometheus3",
+        ("--version",),
+        _after_word_version,
+        manual_fix="put a Prometheus 3.x on PATH as prometheus3 (the live tier runs it next to 2.x)",
+    ),
 )
 TOOL_NAMES = tuple(t.name for t in TOOLS)
 TOOL_BY_NAME = {t.name: t for t in TOOLS}
 WHEEL_TOOLS = ("helm", "kubectl")
+#: Tools taken from a pinned package of Debian's unstable suite (bootstrap/sid.py).
+SID_TOOLS = ("prometheus3",)
 
 
 # ------------------------------------------------------------------------------------------------- context
@@ -149,9 +179,11 @@ class Context:
     python: str
     debian_version_file: Path = Path("/etc/debian_version")
     apt_lists_dir: Path = Path("/var/lib/apt/lists")
+    apt_etc: Path = Path("/etc/apt")
     policy_rc: Path = Path("/usr/sbin/policy-rc.d")
     temp_root: Path | None = None
     wheels: Mapping[int, WheelSpec] = field(default_factory=lambda: dict(WHEELS))
+    sid_pins: Mapping[str, SidPin] = field(default_factory=lambda: dict(SID_PINS))
     out: Callable[[str], None] = print
     err: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
 

@@ -53,6 +53,15 @@ def not_fresh_reason(observation: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{p.get('name')} (created {p.get('created') or '?'})" for p in pods[:3]) or "none"
     deployment = observation.get("deployment", "this install")
     redeployed = observation.get("redeployed")
+    if redeployed is False and not pods:
+        selector = observation.get("selector") or "app.kubernetes.io/name=grafana"
+        answered = " (yet a Grafana answered: one outside this release, or with other labels)" if (
+            observation.get("answered")) else ""
+        return (f"no Grafana pod exists: listing the pods with the selector {selector} found none{answered},"
+                f" so {deployment} runs no Grafana whose ready time could be measured;"
+                " check that the release "
+                "deploys Grafana (the chart's Grafana values, `kubectl get pods -A -l "
+                f"{selector}`) and the namespace given to the run")
     if redeployed is False:
         return (f"{deployment} did not redeploy Grafana: no Grafana pod was created after t0 (pods: {shown});"
                 " the Grafana that answers was already running, so its ready time was not measured; "

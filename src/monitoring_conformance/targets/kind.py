@@ -145,7 +145,7 @@ class KindTarget:
         self.diagnosed = collect(directory, Sources(
             kubectl=self.run.kubectl(), helm=self.run.helm(), release=self.options.release,
             monitoring_namespace=self.options.monitoring_namespace, endpoints=stack_endpoints(self.stack),
-            versions=self.run.versions,
+            versions=self.run.versions, helm_wait=self.run.helm_wait,
         ))
         return self.diagnosed
 

@@ -24,7 +24,7 @@ from kubernetes import client as kube_client
 from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
-from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
+from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
 from monitoring_conformance.progress import terminal
 from monitoring_conformance.redact import register_secret
@@ -140,7 +140,7 @@ def _contexts(paths: list[Path], shown_kubeconfig: str) -> tuple[list[str], str]
 
 
 def _session(configuration: Any) -> requests.Session:
-    session = requests.Session()
+    session = PinnedTrustSession()
     session.auth = _KubeAuth(configuration)
     for setting in configuration.auth_settings().values():  # registered before any message can show it
         register_secret(str(setting.get("value") or "").split(" ", 1)[-1])

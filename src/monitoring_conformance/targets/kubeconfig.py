@@ -19,6 +19,7 @@ import requests
 
 from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
 from monitoring_conformance.errors import ToolError
+from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
     GRAFANA_SELECTOR,
     INTERVAL,
@@ -93,6 +94,8 @@ class KubeconfigTarget:
         self.secret_reader = secret_reader or (lambda: core_api(settings.kubeconfig, settings.context))
         self.stack: Stack | None = None
         self.timings: dict[str, float] = {}
+        #: Progress lines printed while helm waited (also written to the diagnostics).
+        self.helm_wait: list[str] = []
         self.versions: dict[str, str] = {}
         self.repos = default_repos()
 
@@ -156,15 +159,20 @@ class KubeconfigTarget:
         readiness = None
         watch: GrafanaWatch | None = None
         if s.install_chart:
-            build_dependencies(self.runner, helm, CHART, self.repos, target=self.name)
-            watch = self.grafana_watch()
-            installed = install_release(
-                helm, self.kubectl(), release=s.release, chart=CHART, namespace=s.monitoring_namespace,
-                values=s.values, version=None, wait_seconds=INSTALL_WAIT_SECONDS, ready_timeout=300,
-                clock=self.clock, wall=self.wall, rollback_on_failure=True, target=self.name, watch=watch,
-            )
+            try:  # the install's time is recorded also when it fails (the report shows how long it tried)
+                build_dependencies(self.runner, helm, CHART, self.repos, target=self.name)
+                watch = self.grafana_watch()
+                reporter = HelmWaitReporter(self.kubectl(), s.monitoring_namespace, self.echo, self.clock,
+                                            prefix=f"[{self.name}]", lines=self.helm_wait)
+                installed = install_release(
+                    helm, self.kubectl(), release=s.release, chart=CHART, namespace=s.monitoring_namespace,
+                    values=s.values, version=None, wait_seconds=INSTALL_WAIT_SECONDS, ready_timeout=300,
+                    clock=self.clock, wall=self.wall, rollback_on_failure=True, target=self.name,
+                    watch=watch, reporter=reporter,
+                )
+            finally:
+                self.timings["install"] = round(self.clock.now() - start, 3)
             t0, source, readiness = installed.t0, installed.t0_source, installed.readiness
-            self.timings["install"] = round(self.clock.now() - start, 3)
         elif have_helm:
             t0, source = self._deployed(helm)
         else:
@@ -202,7 +210,7 @@ class KubeconfigTarget:
         sources = Sources(
             kubectl=self.kubectl(), helm=self.helm(), release=s.release,
             monitoring_namespace=s.monitoring_namespace, endpoints=stack_endpoints(self.stack),
-            versions=self.stack.versions if self.stack else {},
+            versions=self.stack.versions if self.stack else {}, helm_wait=self.helm_wait,
         )
         return collect(directory, sources)
 

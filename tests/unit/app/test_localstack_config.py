@@ -9,7 +9,7 @@ from typing import Any, ClassVar, cast
 import pytest
 import yaml
 
-from monitoring_conformance import localstack
+from monitoring_conformance import servers
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.localstack import (
     JOB_APP,
@@ -147,15 +147,15 @@ class PopenRecorder:
 @pytest.fixture
 def popen(monkeypatch: pytest.MonkeyPatch) -> type[PopenRecorder]:
     PopenRecorder.calls = []
-    monkeypatch.setattr(localstack.subprocess, "Popen", PopenRecorder)
+    monkeypatch.setattr(servers.subprocess, "Popen", PopenRecorder)
     return PopenRecorder
 
 
 def test_servers_die_with_their_parent_through_setpriv_not_preexec_fn(
     tmp_path: Path, popen: type[PopenRecorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localstack.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(localstack.sys, "platform", "linux")
+    monkeypatch.setattr(servers.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(servers.sys, "platform", "linux")
     server = ServerProcess(
         "node", ["prometheus-node-exporter", "--web.listen-address=127.0.0.1:1"], tmp_path / "n.log"
     )
@@ -172,7 +172,7 @@ def test_servers_die_with_their_parent_through_setpriv_not_preexec_fn(
 def test_without_setpriv_the_server_runs_as_it_is(
     tmp_path: Path, popen: type[PopenRecorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localstack.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
     server = ServerProcess("app", ["uvicorn", "main:app"], tmp_path / "app.log")
 
     server.start(tmp_path)
@@ -202,7 +202,7 @@ def test_each_port_attempt_logs_to_a_file_of_its_own(
 ) -> None:
     attempts: list[Path] = []
 
-    def lost_once(self: LocalStack, server: ServerProcess, url: str, check: Any, bound: str) -> None:
+    def lost_once(self: LocalStack, server: ServerProcess, url: str, check: Any) -> None:
         attempts.append(server.log_path)
         if len(attempts) == 1:
             raise PortInUse("node exited with code 1: address already in use")
@@ -210,7 +210,8 @@ def test_each_port_attempt_logs_to_a_file_of_its_own(
     monkeypatch.setattr(LocalStack, "_wait_http", lost_once)
     stack = LocalStack(StackSpec(), workdir=tmp_path)
 
-    stack._launch(JOB_NODE, lambda port: ["prometheus-node-exporter", f":{port}"], "/metrics", lambda b: None)
+    stack._launch(JOB_NODE, lambda port: ["prometheus-node-exporter", f":{port}"], "/metrics",
+                  lambda server, url, body: None)
 
     assert [p.name for p in attempts] == ["node.log", "node-attempt2.log"]
     assert stack.servers[JOB_NODE].log_path.name == "node-attempt2.log"

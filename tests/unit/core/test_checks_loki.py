@@ -144,3 +144,52 @@ def test_label_mismatch() -> None:
 
     assert checks.label_mismatch({"app": "todo-backend", "pod": "p"}, expected) == {}
     assert checks.label_mismatch({"app": "x", "pod": ""}, expected) == expected
+
+
+def _racing(fake: FakeClock, labels: Mapping[str, str], spec: object = SPEC) -> tuple[Record, LokiDouble]:
+    """The line lands right after the first main-selector query, so only the fallback query sees it."""
+    loki_double = LokiDouble()
+    main = SPEC.text("selector")
+    landed: list[str] = []
+
+    def land_after_main(query: str) -> None:
+        if query.startswith(main) and not landed:
+            landed.append(query)
+            line = json.dumps({"level": "info", "path": "/api/mc-canary/tasks", "canary": "mc-canary-42"})
+            loki_double.push(labels, line, int(fake.now() * 1e9))
+
+    loki_double.after_query = land_after_main
+    record = make_record("logs.todo_backend")
+    checks.canary_arrives(
+        Loki(loki_double.endpoint(name="Loki")), TodoApp(TodoAppDouble().endpoint(name="Todo backend")),
+        spec, record, clock=fake.clock, wall=fake.now, token="mc-canary-42",  # type: ignore[arg-type]
+    )  # fmt: skip
+    return record, loki_double
+
+
+def test_a_line_landing_between_the_main_and_the_fallback_query_passes(fake_clock: FakeClock) -> None:
+    # before the fix: "canary arrived, but under labels {...}; expected " (nothing), FAILED at once
+    record, loki = _racing(fake_clock, GOOD)
+
+    assert "canary arrived after at most" in record.message
+    main = [q for q in loki.queries if q.startswith(SPEC.text("selector"))]
+    assert len(main) == 2  # the first missed the line, the second (next poll) found it
+
+
+def test_a_racing_line_under_wrong_labels_still_fails_at_once(fake_clock: FakeClock) -> None:
+    wrong = r'canary arrived, but under labels \{.*\}; expected app="todo-backend"'
+    with pytest.raises(CheckFailed, match=wrong):
+        _racing(fake_clock, {**GOOD, "app": "todo"})
+
+
+def test_a_fallback_hit_with_matching_labels_never_ends_the_wait(fake_clock: FakeClock) -> None:
+    # the main selector asks for a label the expected set does not: the line is never under it
+    narrow = make_spec("logs.todo_backend", timeout=10, threshold=30, lookback=300,
+                       selector='{namespace="todo", app="todo-backend", stream="stderr"}',
+                       fallback_selector='{namespace="todo"}', labels=SPEC.mapping("labels"))  # fmt: skip
+    with pytest.raises(CheckFailed) as caught:
+        run(fake_clock, spec=narrow)
+    message = str(caught.value)
+    assert message.startswith("logs.todo_backend FAILED after 10.0s")
+    assert 'found under {namespace="todo"} with the expected labels {' in message
+    assert 'not yet under {namespace="todo", app="todo-backend", stream="stderr"}' in message

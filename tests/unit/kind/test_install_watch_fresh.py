@@ -27,6 +27,7 @@ from monitoring_conformance.install_watch import (
     Readiness,
     install_watched,
     pod_ages,
+    pods_evidence,
 )
 from monitoring_conformance.orchestrate import KindOptions
 from monitoring_conformance.preflight import Host
@@ -143,8 +144,9 @@ def test_another_dashboard_after_a_watch_that_saw_no_fresh_grafana_is_not_polled
     clock: FakeClock,
 ) -> None:
     double = GrafanaDouble()
+    old_pod = {"name": "grafana-5c4b7d9f8-old01", "created": stamp(100.0)}
     seen = observation(redeployed=False, fresh=False, answered=True, dashboard_uid="todo-overview",
-                       watched_until=1012.0, grafana_pods=[])  # fmt: skip
+                       watched_until=1012.0, grafana_pods=[old_pod])  # fmt: skip
     record = make_record("grafana.ready_within_30s")
 
     with pytest.raises(NotVerifiable, match="this install did not redeploy Grafana"):
@@ -314,3 +316,32 @@ def test_a_grafana_older_than_helms_last_deploy_cannot_be_measured_from_it(
             "was created after t0 (pods: grafana-6d5f7c9b8d-q7wzn (created 2026-11-27T10:01:01Z))"
         )
         assert double.calls == []
+
+
+@pytest.mark.parametrize("source", ["watch", "one look"])
+def test_no_grafana_pod_at_all_says_so(
+    tmp_path: Path, watched: KindOptions, tools: Path, clock: FakeClock, host: Host, source: str,  # noqa: F811
+) -> None:
+    # before the fix: "... the Grafana that answers was already running", though nothing runs Grafana
+    runner = happy_runner()
+    if source == "watch":
+        runner = with_grafana_pods(runner, clock, new_at=None, old_until=None)
+        _, stack = open_kind(tmp_path, watched, runner, clock, host, grafana_double(clock, ready_after=0.0))
+        evidence = stack.grafana_ready_evidence
+    else:
+        answer(runner, lambda argv: pods_of("monitoring")(argv) and GRAFANA_SELECTOR in argv,
+               stdout=json.dumps({"items": []}))
+        evidence = pods_evidence(Kubectl(runner), "monitoring", LAST_DEPLOYED,
+                                 "helm status info.last_deployed")
+        evidence.update(t0=LAST_DEPLOYED, watched_until=LAST_DEPLOYED + 1.0, dashboard_uid="todo-overview")
+    assert evidence["grafana_pods"] == []
+    with pytest.raises(NotVerifiable) as caught:
+        checks.ready_within(
+            never_ready_double(), float(evidence["t0"]), "t0", "todo-overview",
+            make_spec("grafana.ready_within_30s", threshold=30, timeout=5),
+            make_record("grafana.ready_within_30s"), clock=clock.clock,
+            wall=lambda: float(evidence["t0"]) + 5.0, observation=evidence,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert message.startswith(f"no Grafana pod exists: listing the pods with the selector {GRAFANA_SELECTOR}")
+    assert "already running" not in message

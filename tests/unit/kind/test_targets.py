@@ -392,3 +392,20 @@ def test_kubeconfig_versions_are_kept_on_the_target(tmp_path: Path, tools: Path)
     target.open()
 
     assert target.versions == {"helm": "v3.19.0"}
+
+
+def test_kubeconfig_install_that_fails_still_records_its_timing(tmp_path: Path, tools: Path) -> None:
+    # before: timings["install"] was written only after a successful install, so a failed run's report
+    # showed no figure for the phase that failed
+    runner = RecordingRunner()
+    runner.on(["helm", "version"], stdout="v4.1.4")
+    runner.on(["helm", "upgrade"], stderr="Error: context deadline exceeded", returncode=1)
+    answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-pending.json"))
+    target = KubeconfigTarget(kube_settings(tmp_path, install_chart=True), runner, clock=FakeClock().clock,
+                              echo=lambda line: None, secret_reader=secret_reader,
+                              session_hook=api_server().mount)  # fmt: skip
+
+    with pytest.raises(PhaseFailed, match="install failed"):
+        target.open()
+
+    assert "install" in target.timings
