@@ -11,6 +11,7 @@ ours. Options that another plugin already registered are skipped (their env twin
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,10 +30,12 @@ from monitoring_conformance.requirement import (
     Unavailable,
     first_line,
 )
-from monitoring_conformance.settings import OPTIONS
+from monitoring_conformance.settings import OPTIONS, ignored_options
 
 pytest_plugins = ("monitoring_conformance.fixtures",)
 
+#: How a warning line starts on stderr (the CLI shows such lines at once, not after the run).
+WARNING_PREFIX = "warning: "
 #: The first requirement to run: grafana.ready_within_30s measures from t0, so nothing may delay it.
 RUN_FIRST = ("grafana.ready_within_30s",)
 #: The last requirement to run: app.unchanged looks at the whole session.
@@ -98,9 +101,16 @@ def _read_ini(config: pytest.Config) -> dict[str, str | None]:
     return found
 
 
+WARNED = pytest.StashKey[bool]()
+
+
 def _activate(config: pytest.Config) -> Suite:
     suite = config.stash[SUITE]
     suite.activate(lambda: _read_cli(config), _read_ini(config))
+    if suite.settings is not None and not config.stash.get(WARNED, False):
+        config.stash[WARNED] = True
+        for line in ignored_options(suite.settings):  # the run goes on: one line each, on stderr
+            sys.stderr.write(f"{WARNING_PREFIX}{line}\n")
     return suite
 
 
