@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from monitoring_conformance import interrupts
 from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
@@ -30,12 +31,10 @@ from monitoring_conformance.requirement import (
     Unavailable,
     first_line,
 )
-from monitoring_conformance.settings import OPTIONS, ignored_options
+from monitoring_conformance.settings import OPTIONS, WARNING_PREFIX, ignored_options
 
 pytest_plugins = ("monitoring_conformance.fixtures",)
 
-#: How a warning line starts on stderr (the CLI shows such lines at once, not after the run).
-WARNING_PREFIX = "warning: "
 #: The first requirement to run: grafana.ready_within_30s measures from t0, so nothing may delay it.
 RUN_FIRST = ("grafana.ready_within_30s",)
 #: The last requirement to run: app.unchanged looks at the whole session.
@@ -239,12 +238,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for rid, record in suite.records.items():
         if not record.cases:
             record.add_case(rid, NOT_VERIFIED, "not run in this session (deselected, interrupted or no test)")
-    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and not suite.open_failed:
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    if interrupted:
+        suite.problems.append(f"interrupted by {interrupts.first() or 'SIGINT'}: the checks did not finish")
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR and not suite.open_failed:
         suite.problems.append(f"the pytest session ended with {pytest.ExitCode(exitstatus).name}")
     statuses = [r.status for r in suite.records.values()]
     failing = reports.verdict(statuses, strict=suite.settings.strict, session_ok=not suite.problems) == FAIL
     diagnostics: dict[str, Any] = {}
-    if failing:
+    if failing and not interrupted:  # an interrupted run stops now: no diagnostics round
         diagnostics = diagnose.collect(
             prometheus=suite.client("prometheus"),
             grafana=suite.client("grafana"),
@@ -255,7 +257,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
     target = suite.target  # its timings/versions tell how far a target that failed to open got
-    _close(suite, failed=failing)
+    _close(suite, failed=failing and not interrupted)  # interrupted: nothing kept running (kind included)
     built = reports.build(
         suite.records.values(),
         strict=suite.settings.strict,
@@ -268,6 +270,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         diagnostics=diagnostics,
         session_problems=suite.problems,
         secrets=suite.settings.grafana.secrets(),
+        stopped=reports.INTERRUPTED if interrupted else None,
     )
     suite.verdict = built["verdict"]
     try:

@@ -31,6 +31,8 @@ URL_OPTIONS = ("prometheus_url", "grafana_url", "loki_url", "app_url")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MAX_LABEL_LENGTH, MAX_HOST_LENGTH = 63, 253
+#: How a warning line starts on stderr (the CLI shows such lines at once, not after the run).
+WARNING_PREFIX = "warning: "
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,8 @@ def ignored_options(settings: Settings) -> list[str]:
     for name, targets in APPLIES_TO.items():
         if settings.target not in targets and _given_by_user(settings, name):
             users = " or ".join(f"--target {t}" for t in targets)
-            lines.append(f"{settings.shown(name)} is ignored with {settings.shown('target')} (used by {users})")
+            shown_target = settings.shown("target")
+            lines.append(f"{settings.shown(name)} is ignored with {shown_target} (used by {users})")
     if (
         settings.target == "kubeconfig" and not settings.install_chart
         and _given_by_user(settings, "values")

@@ -2,13 +2,13 @@
 
 Each system is recognised by the shape of one answer that needs no credentials:
 
-* Prometheus: ``GET /api/v1/status/buildinfo`` -> ``{"status": "success", "data": {"version", "goVersion"...}}``
-* Loki: ``GET /loki/api/v1/status/buildinfo`` -> ``{"version", "revision", "goVersion"...}`` (no envelope)
-* Grafana: ``GET /api/health`` -> ``{"database": "ok"|"failing", "version"?, "commit"?}``
-* Todo backend: ``GET /healthz`` -> ``{"status": "ok"}`` (an object with a ``status`` and nothing of the above)
+* Prometheus: ``GET /api/v1/status/buildinfo`` -> ``{"status": "success", "data": {"version"...}}``
+* Loki: ``GET /loki/api/v1/status/buildinfo`` -> ``{"version", "goVersion"...}`` (no envelope)
+* Grafana: ``GET /api/health`` -> ``{"database": "ok"|"failing", "version"?, ...}``
+* Todo backend: ``GET /healthz`` -> ``{"status": "ok"}`` (a ``status``, none of the above keys)
 
-A server that answers every path with the same HTML page (node_exporter does) matches none of them, and is
-named by its page title.
+A server that answers every path with one HTML page (node_exporter does) matches none of them, and
+is named by its page title.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
+from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
 from monitoring_conformance.progress import terminal
-from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
@@ -260,12 +260,12 @@ class Connection:
 
     def endpoints(self) -> dict[str, Endpoint]:
         """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there), and
-        so does Loki (its tenant header goes to Loki only)."""
+        so does Loki when a tenant is set (its X-Scope-OrgID header goes to Loki only)."""
         shared, api_base = self.session()
         result: dict[str, Endpoint] = {}
         for key, (ns_key, service, port, name) in SERVICES.items():
             session = shared
-            if key in ("grafana", "loki"):
+            if key == "grafana" or (key == "loki" and self.loki_tenant):
                 session, _ = self.session()
             if key == "loki" and self.loki_tenant:
                 session.headers[TENANT_HEADER] = self.loki_tenant

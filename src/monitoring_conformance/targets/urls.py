@@ -137,7 +137,8 @@ class UrlsTarget:
             return
         if response.status_code in (401, 403):
             raise UsageError(self._auth_message(shown, system, path, response.status_code))
-        if response.status_code == 404 or (response.status_code < 300 and not identify.is_system(system, response)):
+        wrong = response.status_code < 300 and not identify.is_system(system, response)
+        if response.status_code == 404 or wrong:
             what = identify.what_answered(lambda p: self._quiet_get(endpoint, p), response, skip=system)
             if response.status_code == 404 and what.startswith("a server that is not"):
                 raise UsageError(f"{shown}: GET {path} answered 404 Not Found; {hint404} Fix the URL")
@@ -161,7 +162,8 @@ class UrlsTarget:
             self.unreachable[system] = reason
             return None
         except ValueError as exc:  # the HTTP stack refusing the host name (IDNA, label length)
-            raise UsageError(f"{shown}: invalid URL ({' '.join(str(exc).split())[:120]}); fix the URL") from None
+            reason = " ".join(str(exc).split())[:120]
+            raise UsageError(f"{shown}: invalid URL ({reason}); fix the URL") from None
 
     @staticmethod
     def _quiet_get(endpoint: Endpoint, path: str) -> requests.Response | None:
@@ -171,7 +173,7 @@ class UrlsTarget:
             return None
 
     def _probe_loki_tenant(self, endpoint: Endpoint, shown: str) -> None:
-        """buildinfo answers without a tenant; a path that needs one tells whether the run has the right one."""
+        """buildinfo answers without a tenant; a path that needs one tells whether the run sends one."""
         response = self._get(endpoint, LOKI_TENANT_PATH, shown)
         if response is None or response.status_code not in (401, 403):
             return

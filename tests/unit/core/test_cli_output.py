@@ -3,6 +3,7 @@ path is printed whenever a report was written (also when pytest skips its termin
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,9 +40,16 @@ def test_an_interrupt_that_escapes_pytest_keeps_what_pytest_wrote(
 
     captured = capsys.readouterr()
     assert code == cli.EXIT_INCOMPLETE
-    assert captured.err.splitlines() == ["pytest warning written on stderr during the run", "interrupted"]
+    report = tmp_path / "r" / "acceptance.md"
+    assert captured.err.splitlines() == [
+        "pytest warning written on stderr during the run",
+        f"interrupted by SIGINT: run incomplete, nothing was left running; report: {report}",
+    ]
     assert "test session starts" in captured.out  # the held header was released, not dropped
-    assert "acceptance verdict: PASS (report: " in captured.out
+    assert "acceptance verdict: PASS (report: " in captured.out  # written before the interrupt...
+    assert json.loads((tmp_path / "r" / "acceptance.json").read_text())["verdict"] == "interrupted"  # marked
+    assert report.read_text().startswith("# Acceptance report: INTERRUPTED")
+    assert not (tmp_path / "r" / "junit.xml").exists()
 
 
 def test_the_report_path_is_shown_when_the_target_did_not_open(
