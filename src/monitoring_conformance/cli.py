@@ -294,7 +294,7 @@ def _interrupted(
         _drop_junit(directory)
         from monitoring_conformance import report as reports
 
-        if not _mark_interrupted(directory, how):
+        if not _mark_interrupted(directory, how, since=started):
             _write_stopped(directory, args, env, started, reports.INTERRUPTED,
                            [f"interrupted by {how} before the suite started checking"])
         where = f"; report: {directory / reports.MARKDOWN_NAME}"
@@ -302,15 +302,19 @@ def _interrupted(
     return EXIT_INCOMPLETE
 
 
-def _mark_interrupted(directory: Path, how: str) -> bool:
-    """Make the report the suite wrote read ``interrupted`` (a signal that came after it was written);
-    False when there is none to mark."""
+def _mark_interrupted(directory: Path, how: str, *, since: float) -> bool:
+    """Make the report this run's suite wrote read ``interrupted`` (a signal that came after it was
+    written); False when there is none to mark. A report older than ``since`` is an earlier run's (the
+    signal came before it was removed): it is never marked, the caller writes this run's over it."""
     import json
 
     from monitoring_conformance import report as reports
 
+    path = directory / reports.JSON_NAME
     try:
-        report = json.loads((directory / reports.JSON_NAME).read_text(encoding="utf-8"))
+        if path.stat().st_mtime < since:
+            return False
+        report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     if not isinstance(report, dict):
