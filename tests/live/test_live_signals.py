@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,22 +72,26 @@ class CliProcess:
         self.report_dir.mkdir(parents=True)
         # what an earlier, passing run left: neither may outlive this run
         (self.report_dir / "acceptance.json").write_text(json.dumps({"verdict": "pass"}))
-        (self.report_dir / "junit.xml").write_text('<testsuites><testsuite tests="1" failures="0"/></testsuites>')
+        (self.report_dir / "junit.xml").write_text('<testsuites><testsuite tests="1"/></testsuites>')
         self.out, self.err = workdir / "stdout", workdir / "stderr"
         env = {**os.environ, **CLEAN_ENV, "PYTHONUNBUFFERED": "1"}
         argv = [sys.executable, "-m", "monitoring_conformance", "--report-dir", str(self.report_dir), *args]
         with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, argument list
+            self.process = subprocess.Popen(
                 argv, cwd=workdir, env=env, stdout=out, stderr=err, start_new_session=True
             )
         self.started = time.monotonic()
 
+    def running(self) -> None:
+        code = self.process.poll()
+        assert code is None, f"exited early with {code}: {self.err.read_text()}"
+
     def handlers_installed(self) -> None:
-        assert self.process.poll() is None, f"exited early with {self.process.returncode}: {self.err.read_text()}"
+        self.running()
         assert _caught_signals(self.process.pid) & (1 << (signal.SIGTERM - 1)), "SIGTERM not caught yet"
 
     def stdout_shows(self, text: str) -> None:
-        assert self.process.poll() is None, f"exited early with {self.process.returncode}: {self.err.read_text()}"
+        self.running()
         assert text in self.out.read_text(), f"{text!r} not on stdout yet"
 
     def interrupt(self, sig: signal.Signals) -> Interrupted:
@@ -111,7 +116,7 @@ def waiting_profile(tmp_path: Path) -> Path:
     return path
 
 
-def assert_interrupted(run: Interrupted, sig: signal.Signals) -> dict[str, object]:
+def assert_interrupted(run: Interrupted, sig: signal.Signals) -> dict[str, Any]:
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 3, run.describe()
     assert len(lines) == 1, run.describe()
@@ -136,7 +141,8 @@ def test_a_signal_in_the_first_second_ends_the_run_cleanly(tmp_path: Path, sig: 
     report = assert_interrupted(run, sig)
     FIGURES[f"{sig.name} after {waited:.2f}s of start-up: exit after (s)"] = round(run.seconds, 2)
     assert report["requirements"] == [], report
-    assert report["diagnostics"] == {"session": [f"interrupted by {sig.name} before the suite started checking"]}
+    reason = f"interrupted by {sig.name} before the suite started checking"
+    assert report["diagnostics"] == {"session": [reason]}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -151,5 +157,6 @@ def test_a_signal_during_a_check_ends_the_run_with_its_records(
     run = cli.interrupt(sig)
 
     report = assert_interrupted(run, sig)
-    assert [r["id"] for r in report["requirements"]] == ["metrics.cpu"], report  # type: ignore[index]
-    assert f"interrupted by {sig.name}: the checks did not finish" in report["diagnostics"]["session"], report  # type: ignore[index]
+    assert [r["id"] for r in report["requirements"]] == ["metrics.cpu"], report
+    session = report["diagnostics"]["session"]
+    assert f"interrupted by {sig.name}: the checks did not finish" in session, report
