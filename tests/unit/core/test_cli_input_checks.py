@@ -15,7 +15,7 @@ from tests.unit.core.test_cli_bad_input import assert_one_line_usage_error
 
 from monitoring_conformance import cli, preflight
 from monitoring_conformance import report as reports
-from monitoring_conformance.errors import UsageError
+from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.requirement import PASS, Record
 from monitoring_conformance.settings import host_problem, ignored_options, resolve
 from monitoring_conformance.targets.urls import UrlsTarget
@@ -68,7 +68,8 @@ def test_a_host_the_http_stack_refuses_is_a_usage_error_not_a_traceback() -> Non
     settings = resolve({"prometheus_url": PrometheusDouble.base_url}, {})
     target = UrlsTarget(settings, session_factory=lambda system: refusing.mount(requests.Session()))
 
-    with pytest.raises(UsageError, match=r"^--prometheus-url http://prometheus.test: invalid URL \(label empty"):
+    expected = r"^--prometheus-url http://prometheus.test: invalid URL \(label empty"
+    with pytest.raises(UsageError, match=expected):
         target.open()
 
 
@@ -175,3 +176,37 @@ def test_no_stopped_verdict_keeps_pass_and_fail() -> None:
     assert reports.build([], strict=True, target="urls", profile="host", started=0.0,
                          duration_s=1.0)["verdict"] == "fail"  # fmt: skip
 
+
+
+def test_plan_ends_cleanly_without_pytest_exit_banner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [*cpu_run_args(tmp_path, monkeypatch), "--report-dir", str(tmp_path / "r"), "--plan"]
+
+    code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble()})])
+
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_PASS
+    assert captured.err == ""
+    assert "(the urls target runs no commands)" in captured.out
+    assert "!!!" not in captured.out
+    assert "_pytest.outcomes.Exit" not in captured.out
+    assert not (tmp_path / "r" / "junit.xml").exists()
+
+
+def test_a_plan_that_cannot_be_made_is_one_line_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [*cpu_run_args(tmp_path, monkeypatch), "--report-dir", str(tmp_path / "r"), "--plan"]
+
+    def no_plan(self: object) -> list[list[str]]:
+        raise ConformanceError("helm not found\n  fix: install helm")
+
+    monkeypatch.setattr(UrlsTarget, "plan", no_plan)
+
+    code = cli.main(args, plugins=[DoublesPlugin({"Prometheus": PrometheusDouble()})])
+
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INCOMPLETE
+    assert captured.err == "--plan: helm not found fix: install helm\n"
+    assert "!!!" not in captured.out

@@ -70,4 +70,7 @@ def test_the_report_path_is_shown_when_the_target_did_not_open(
     report_md = tmp_path / "r" / "acceptance.md"
     assert f"acceptance verdict: FAIL (report: {report_md})" in captured.out
     assert captured.out.count("acceptance verdict:") == 1
-    assert "the urls target did not open: urls target: the stack went away" in captured.out
+    # the reason once, as one line on stderr: not repeated on stdout, no "!!! _pytest.outcomes.Exit" banner
+    assert captured.err == "the urls target did not open: urls target: the stack went away\n"
+    assert "the stack went away" not in captured.out
+    assert "_pytest.outcomes.Exit" not in captured.out
