@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tests.doubles import PrometheusDouble
+from tests.doubles import LokiDouble, PrometheusDouble
 from tests.unit.core.helpers import CLEAN_ENV, CPU_QUERY, DoublesPlugin, cpu_run_args
 from tests.unit.core.test_cli_bad_input import assert_one_line_usage_error
 
@@ -210,3 +210,29 @@ def test_a_plan_that_cannot_be_made_is_one_line_exit_3(
     assert code == cli.EXIT_INCOMPLETE
     assert captured.err == "--plan: helm not found fix: install helm\n"
     assert "!!!" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "err"),
+    [
+        ((), cli.EXIT_USAGE,
+         "--loki-url http://loki.test: Loki answered 401 (no org id) to GET /loki/api/v1/labels: it needs a"
+         " tenant (auth_enabled: true); pass --loki-tenant TENANT or set MC_LOKI_TENANT\n"),
+        (("--loki-tenant", "team-a"), cli.EXIT_PASS, ""),
+    ],
+    ids=["without-tenant", "with-tenant"],
+)  # fmt: skip
+def test_a_loki_that_needs_a_tenant_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    extra: tuple[str, ...], code: int, err: str,
+) -> None:
+    args = [*cpu_run_args(tmp_path, monkeypatch), "--report-dir", str(tmp_path / "r"),
+            "--loki-url", LokiDouble.base_url, *extra]  # fmt: skip
+    loki = LokiDouble(tenant="team-a")
+    doubles = {"Prometheus": PrometheusDouble(vectors={CPU_QUERY: [({}, 1.0)]}), "Loki": loki}
+
+    result = cli.main(args, plugins=[DoublesPlugin(doubles)])
+
+    captured = capsys.readouterr()
+    assert (result, captured.err) == (code, err), captured.out
+    assert set(loki.tenants_seen) == ({"team-a"} if extra else {None})
