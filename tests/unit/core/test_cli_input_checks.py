@@ -1,17 +1,16 @@
-"""Bad host names, options the target ignores, the report of a kind preflight failure, and the report
-verdicts of runs that did not finish (interrupted, incomplete)."""
+"""Host names, options the target ignores, the report of a kind preflight failure, clean --plan endings, and
+the verdicts of runs that did not finish (interrupted, incomplete). The CLI host-typo cases are in
+test_cli_bad_input.py."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from tests.doubles import LokiDouble, PrometheusDouble
 from tests.unit.core.helpers import CLEAN_ENV, CPU_QUERY, DoublesPlugin, cpu_run_args
-from tests.unit.core.test_cli_bad_input import assert_one_line_usage_error
 
 from monitoring_conformance import cli, preflight
 from monitoring_conformance import report as reports
@@ -19,33 +18,8 @@ from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.requirement import PASS, Record
 from monitoring_conformance.settings import host_problem, ignored_options, resolve
 from monitoring_conformance.targets.urls import UrlsTarget
-from monitoring_conformance.tools.runner import SubprocessRunner
 
 pytestmark = pytest.mark.unit
-
-LONG_LABEL = "a" * 64
-
-
-@pytest.mark.parametrize(
-    ("args", "env", "words"),
-    [
-        (("--prometheus-url", "http://127..0.1:9090"), {},
-         ("--prometheus-url http://127..0.1:9090: bad host name (an empty label between dots)",)),
-        (("--prometheus-url", f"http://{LONG_LABEL}.example.org:9090"), {},
-         ("--prometheus-url http://aaaa", "has 64 characters, DNS allows 63")),
-        (("--prometheus-url", "http://127.0.0.1:9"), {"MC_LOKI_URL": "http://loki..example.org"},
-         ("MC_LOKI_URL=http://loki..example.org: bad host name",)),
-    ],
-    ids=["empty-label", "label-over-63", "env-twin"],
-)  # fmt: skip
-def test_host_typos_are_one_line_exit_2(
-    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], words: tuple[str, ...]
-) -> None:
-    argv = [sys.executable, "-m", "monitoring_conformance", *args, "--report-dir", str(tmp_path / "r")]
-    result = SubprocessRunner().run(argv, timeout=60, check=False, cwd=tmp_path, env=CLEAN_ENV | env)
-
-    assert_one_line_usage_error(result.returncode, result.stdout, result.stderr, words)
-
 
 @pytest.mark.parametrize(
     "host", ["localhost", "127.0.0.1", "prometheus.example.org.", "::1", "kps-prometheus", "a" * 63 + ".b"]
