@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, TextIO
 # imported (about 1.5 s), so that a Ctrl-C or SIGTERM in the first second ends the run like any other.
 from monitoring_conformance import interrupts
 from monitoring_conformance.errors import ConformanceError, UsageError
+from monitoring_conformance.option_scope import WARNING_PREFIX
 from monitoring_conformance.redact import redact
 from monitoring_conformance.settings import (
     DEFAULT_PROFILE,
     OPTION_BY_NAME,
     OPTIONS,
     REPO_ROOT,
-    WARNING_PREFIX,
     check_values_file,
     ensure_writable,
     parse_bool,

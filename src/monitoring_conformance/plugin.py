@@ -23,6 +23,7 @@ from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
+from monitoring_conformance.option_scope import WARNING_PREFIX, ignored_options
 from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import (
     FAIL,
@@ -32,7 +33,7 @@ from monitoring_conformance.requirement import (
     Unavailable,
     first_line,
 )
-from monitoring_conformance.settings import OPTIONS, WARNING_PREFIX, ignored_options
+from monitoring_conformance.settings import OPTIONS
 
 pytest_plugins = ("monitoring_conformance.fixtures",)
 

@@ -15,8 +15,9 @@ from tests.unit.core.helpers import CLEAN_ENV, CPU_QUERY, DoublesPlugin, cpu_run
 from monitoring_conformance import cli, preflight
 from monitoring_conformance import report as reports
 from monitoring_conformance.errors import ConformanceError, UsageError
+from monitoring_conformance.option_scope import ignored_options
 from monitoring_conformance.requirement import PASS, Record
-from monitoring_conformance.settings import host_problem, ignored_options, resolve
+from monitoring_conformance.settings import host_problem, resolve
 from monitoring_conformance.targets.urls import UrlsTarget
 
 pytestmark = pytest.mark.unit
