@@ -15,17 +15,19 @@ import contextlib
 import io
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-import pytest
-
-from monitoring_conformance import preflight
-from monitoring_conformance import report as reports
+# Only light modules here: the signal handlers go in before pytest, the clients and kind's libraries are
+# imported (about 1.5 s), so that a Ctrl-C or SIGTERM in the first second ends the run like any other.
+from monitoring_conformance import interrupts
 from monitoring_conformance.errors import ConformanceError, UsageError
-from monitoring_conformance.gate import OutputGate
+from monitoring_conformance.option_scope import WARNING_PREFIX
 from monitoring_conformance.redact import redact
 from monitoring_conformance.settings import (
+    DEFAULT_PROFILE,
     OPTION_BY_NAME,
     OPTIONS,
     REPO_ROOT,
@@ -35,13 +37,19 @@ from monitoring_conformance.settings import (
 )
 from monitoring_conformance.tools.runner import Runner, SubprocessRunner
 
+if TYPE_CHECKING:
+    from monitoring_conformance import preflight
+
 SUITE_DIR = REPO_ROOT / "tests" / "conformance"
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+JUNIT_NAME = "junit.xml"  # report.JUNIT_NAME (report imports pytest; this module must not, see above)
 PROG = "monitoring-conformance"
 
 
 def exit_code(pytest_code: int) -> int:
     """Map pytest's exit code to this tool's (see the module docstring)."""
+    import pytest
+
     if pytest_code == pytest.ExitCode.OK:
         return EXIT_PASS
     if pytest_code == pytest.ExitCode.TESTS_FAILED:
@@ -71,8 +79,9 @@ def help_text() -> str:
         "it is unset.",
         "Grafana credentials come from MC_GRAFANA_USER / MC_GRAFANA_PASSWORD or MC_GRAFANA_TOKEN only.",
         "exit codes: 0 pass, 1 verdict fail, 2 bad input, 3 run incomplete",
-        "  (3: interrupted, the target could not be opened, the kind preflight failed, or the report could",
-        "  not be written); a run that ends with 3 leaves no junit.xml (acceptance.json says why)",
+        "  (3: interrupted by Ctrl-C or SIGTERM, the target could not be opened, the kind preflight failed,",
+        "  or the report could not be written); a run that ends with 3 leaves no junit.xml (acceptance.json",
+        "  says why: verdict interrupted or incomplete)",
     ]
     return "\n".join(lines)
 
@@ -134,10 +143,15 @@ def kind_preflight(
     given, shown = _given(args, env, "values")
     if given is not None and shown is not None:
         check_values_file(Path(given), shown)
-    target = _given(args, env, "target")[0] or str(OPTION_BY_NAME["target"].default)
-    if target != "kind" or plan_requested(args, env):
+    if _target(args, env) != "kind" or plan_requested(args, env):
         return
+    from monitoring_conformance import preflight
+
     preflight.require(preflight.run_preflight(runner or SubprocessRunner(), host))
+
+
+def _target(args: Sequence[str], env: dict[str, str]) -> str:
+    return _given(args, env, "target")[0] or str(OPTION_BY_NAME["target"].default)
 
 
 def pytest_args(args: Sequence[str], directory: Path, *, plan: bool = False) -> list[str]:
@@ -150,7 +164,7 @@ def pytest_args(args: Sequence[str], directory: Path, *, plan: bool = False) -> 
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip
     if not plan:
-        wanted.append(f"--junitxml={directory / reports.JUNIT_NAME}")
+        wanted.append(f"--junitxml={directory / JUNIT_NAME}")
     if not any(a.startswith("--tb") for a in extra):
         wanted.append("--tb=short")
     return [*wanted, *extra]
@@ -174,12 +188,45 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     if "-h" in args or "--help" in args:
         sys.stdout.write(help_text() + "\n")
         return EXIT_PASS
-    captured = io.StringIO()
+    previous = interrupts.install()
+    started = time.time()
+    env = dict(os.environ)
+    try:
+        try:
+            return _run(args, env, plugins, started)
+        except KeyboardInterrupt:  # before pytest ran, or during its start-up (imports, options)
+            return _interrupted(args, env, started)
+    finally:
+        interrupts.restore(previous)
+
+
+class _HeldStderr(io.StringIO):
+    """pytest's stderr, held for the end of the run; ``warning:`` lines go through at once."""
+
+    def __init__(self, through: TextIO) -> None:
+        super().__init__()
+        self.through = through
+
+    def write(self, text: str) -> int:
+        if text.startswith(WARNING_PREFIX):
+            self.through.write(redact(text))
+            self.through.flush()
+            return len(text)
+        return super().write(text)
+
+
+def _run(args: list[str], env: dict[str, str], plugins: Sequence[object], started: float) -> int:
+    import pytest
+
+    from monitoring_conformance import preflight
+    from monitoring_conformance import report as reports
+    from monitoring_conformance.gate import OutputGate
+
+    captured = _HeldStderr(sys.stderr)
     # pytest's header waits here until the target is open: bad input shows as one line on stderr, alone
     gate = OutputGate(sys.stdout)
     directory: Path | None = None
     try:
-        env = dict(os.environ)
         directory, shown_dir = report_dir(args, env)
         # an earlier run's report must not outlive this one (e.g. a "pass" next to this run's bad input)
         reports.remove_stale(directory, shown_dir)
@@ -191,6 +238,8 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
         sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_USAGE
     except preflight.PreflightFailed as exc:
+        assert directory is not None
+        _write_stopped(directory, args, env, started, reports.INCOMPLETE, str(exc).splitlines())
         sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except ConformanceError as exc:
@@ -200,17 +249,21 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
         sys.stderr.write(f"{redact(str(exc))}\n")
         return EXIT_INCOMPLETE
     except KeyboardInterrupt:
-        gate.release()
+        if not gate.released:
+            gate.drop()
         _spill(captured)  # what pytest said on stderr before the interrupt got out of it
-        _drop_junit(directory)
-        sys.stderr.write("interrupted\n")
-        return EXIT_INCOMPLETE
+        return _interrupted(args, env, started, directory)
     except Exception as exc:  # the promise is: no traceback, ever
         gate.release()
         _spill(captured)
         _drop_junit(directory)
         sys.stderr.write(redact(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}") + "\n")
         return EXIT_INCOMPLETE
+    if code == pytest.ExitCode.INTERRUPTED or interrupts.first():
+        if not gate.released:
+            gate.drop()  # the session header of a run that never started checking
+        _spill(captured)
+        return _interrupted(args, env, started, directory)
     result = exit_code(code)
     if result == EXIT_USAGE:
         gate.drop()
@@ -225,12 +278,78 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     return result
 
 
+def _interrupted(
+    args: Sequence[str], env: dict[str, str], started: float, directory: Path | None = None
+) -> int:
+    """End an interrupted run: no JUnit, an acceptance report whose verdict is ``interrupted`` (the plugin's,
+    when the suite got far enough to write one), one line on stderr; exit 3."""
+    import signal
+
+    for sig in interrupts.SIGNALS:  # the clean-up below is short: let nothing cut it in half
+        signal.signal(sig, signal.SIG_IGN)
+    how = interrupts.first() or "SIGINT"
+    where = ""
+    with contextlib.suppress(UsageError, OSError, ValueError):
+        directory = directory or report_dir(args, env)[0]
+        _drop_junit(directory)
+        from monitoring_conformance import report as reports
+
+        if not _mark_interrupted(directory, how, since=started):
+            _write_stopped(directory, args, env, started, reports.INTERRUPTED,
+                           [f"interrupted by {how} before the suite started checking"])
+        where = f"; report: {directory / reports.MARKDOWN_NAME}"
+    sys.stderr.write(f"interrupted by {how}: run incomplete, nothing was left running{where}\n")
+    return EXIT_INCOMPLETE
+
+
+def _mark_interrupted(directory: Path, how: str, *, since: float) -> bool:
+    """Make the report this run's suite wrote read ``interrupted`` (a signal that came after it was
+    written); False when there is none to mark. A report older than ``since`` is an earlier run's (the
+    signal came before it was removed): it is never marked, the caller writes this run's over it."""
+    import json
+
+    from monitoring_conformance import report as reports
+
+    path = directory / reports.JSON_NAME
+    try:
+        if path.stat().st_mtime < since:
+            return False
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(report, dict):
+        return False
+    if report.get("verdict") != reports.INTERRUPTED:
+        report["verdict"] = reports.INTERRUPTED
+        diagnostics = report.setdefault("diagnostics", {})
+        diagnostics.setdefault("session", []).append(f"interrupted by {how} after the checks ended")
+        reports.write(report, directory)
+    return True
+
+
+def _write_stopped(
+    directory: Path, args: Sequence[str], env: dict[str, str], started: float, verdict: str, lines: list[str]
+) -> None:
+    """acceptance.json/md of a run that stopped before the suite could write its own (no requirement was
+    checked): the verdict (interrupted or incomplete) and why, one problem per line."""
+    from monitoring_conformance import report as reports
+
+    target = _target(args, env)
+    profile = _given(args, env, "profile")[0] or DEFAULT_PROFILE.get(target, "-")
+    built = reports.build(
+        [], strict=True, target=target, profile=profile, started=started, duration_s=time.time() - started,
+        session_problems=[line for line in lines if line.strip()], stopped=verdict,
+    )
+    with contextlib.suppress(OSError, ValueError):
+        reports.write(built, directory)
+
+
 def _drop_junit(directory: Path | None) -> None:
     """Remove the JUnit of a run that did not complete (exit 3): a CI gate would read its cases (none when
     the target did not open, or the ones that ran before an interrupt) as green. acceptance.json stays."""
     if directory is not None:
         with contextlib.suppress(OSError):
-            (directory / reports.JUNIT_NAME).unlink(missing_ok=True)
+            (directory / JUNIT_NAME).unlink(missing_ok=True)
 
 
 def _spill(captured: io.StringIO) -> None:

@@ -11,16 +11,20 @@ ours. Options that another plugin already registered are skipped (their env twin
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from monitoring_conformance import interrupts
 from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
+from monitoring_conformance.option_scope import WARNING_PREFIX, ignored_options
+from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import (
     FAIL,
     NOT_VERIFIED,
@@ -98,9 +102,16 @@ def _read_ini(config: pytest.Config) -> dict[str, str | None]:
     return found
 
 
+WARNED = pytest.StashKey[bool]()
+
+
 def _activate(config: pytest.Config) -> Suite:
     suite = config.stash[SUITE]
     suite.activate(lambda: _read_cli(config), _read_ini(config))
+    if suite.settings is not None and not config.stash.get(WARNED, False):
+        config.stash[WARNED] = True
+        for line in ignored_options(suite.settings):  # the run goes on: one line each, on stderr
+            sys.stderr.write(f"{WARNING_PREFIX}{line}\n")
     return suite
 
 
@@ -138,6 +149,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("requirement_id", [rid], ids=[rid])
 
 
+#: The exit status of a run stopped before its tests (a plan printed, a target that did not open).
+STOPPED = pytest.StashKey[int]()
+#: Session problems already written to stderr (the verdict summary does not repeat them).
+TOLD = pytest.StashKey[list[str]]()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     suite = config.stash[SUITE]
@@ -145,15 +162,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     factory = config.hook.pytest_mc_session_factory(config=config)
     assert suite.settings is not None
-    if suite.settings.plan:
-        lines = suite.plan_lines(factory)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line)
-        suite.finished = True
-        pytest.exit("--plan: commands printed, nothing was run", returncode=0)
-    suite.open(factory)
+    try:
+        if suite.settings.plan:
+            lines = suite.plan_lines(factory)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            for line in lines:
+                if reporter is not None:
+                    reporter.write_line(line)
+            suite.finished = True
+            _stop(session, "", 0)
+            return
+        suite.open(factory)
+    except pytest.exit.Exception as stop:  # the suite's own stop: one line, not pytest's "!!! Exit:" banner
+        _stop(session, str(stop.msg), stop.returncode if stop.returncode is not None else 3)
+
+
+def _stop(session: pytest.Session, message: str, code: int) -> None:
+    """End the session before any test runs: no test is run, ``message`` is one line on stderr, and
+    ``code`` is the session's exit status (set again in pytest_sessionfinish, after pytest's own)."""
+    session.items.clear()
+    session.config.stash[STOPPED] = code
+    if message:
+        line = " ".join(message.split())
+        session.config.stash.setdefault(TOLD, []).append(line)
+        sys.stderr.write(line + "\n")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -218,6 +250,13 @@ def _outcome(result: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[st
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _finish(session, exitstatus)
+    stopped = session.config.stash.get(STOPPED, None)
+    if stopped is not None and session.exitstatus != pytest.ExitCode.INTERNAL_ERROR:
+        session.exitstatus = stopped
+
+
+def _finish(session: pytest.Session, exitstatus: int) -> None:
     suite = session.config.stash.get(SUITE, None)
     if suite is None or not suite.collected or suite.usage_error or suite.finished:
         return
@@ -229,12 +268,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for rid, record in suite.records.items():
         if not record.cases:
             record.add_case(rid, NOT_VERIFIED, "not run in this session (deselected, interrupted or no test)")
-    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and not suite.open_failed:
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    if interrupted:
+        suite.problems.append(f"interrupted by {interrupts.first() or 'SIGINT'}: the checks did not finish")
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR and not suite.open_failed:
         suite.problems.append(f"the pytest session ended with {pytest.ExitCode(exitstatus).name}")
     statuses = [r.status for r in suite.records.values()]
     failing = reports.verdict(statuses, strict=suite.settings.strict, session_ok=not suite.problems) == FAIL
     diagnostics: dict[str, Any] = {}
-    if failing:
+    if failing and not interrupted:  # an interrupted run stops now: no diagnostics round
         diagnostics = diagnose.collect(
             prometheus=suite.client("prometheus"),
             grafana=suite.client("grafana"),
@@ -245,7 +287,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
     target = suite.target  # its timings/versions tell how far a target that failed to open got
-    _close(suite, failed=failing)
+    _close(suite, failed=failing and not interrupted)  # interrupted: nothing kept running (kind included)
     built = reports.build(
         suite.records.values(),
         strict=suite.settings.strict,
@@ -258,6 +300,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         diagnostics=diagnostics,
         session_problems=suite.problems,
         secrets=suite.settings.grafana.secrets(),
+        stopped=reports.INTERRUPTED if interrupted else None,
     )
     suite.verdict = built["verdict"]
     try:
@@ -283,11 +326,11 @@ def _close(suite: Suite, *, failed: bool) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     suite = config.stash.get(SUITE, None)
     if suite is not None:
-        _show_verdict(suite, terminalreporter)
+        _show_verdict(suite, terminalreporter, config.stash.get(TOLD, []))
 
 
-def _show_verdict(suite: Suite, terminalreporter: Any) -> None:
-    """The verdict line with the report's path, and the session problems; once."""
+def _show_verdict(suite: Suite, terminalreporter: Any, told: list[str]) -> None:
+    """The verdict line with the report's path, and the session problems not yet on stderr; once."""
     if suite.verdict is None or suite.verdict_shown or terminalreporter is None:
         return
     suite.verdict_shown = True
@@ -295,7 +338,8 @@ def _show_verdict(suite: Suite, terminalreporter: Any) -> None:
     terminalreporter.write_sep("=", f"acceptance verdict: {suite.verdict.upper()}{where}",
                                red=suite.verdict == FAIL, green=suite.verdict == PASS)
     for problem in suite.problems:
-        terminalreporter.write_line(f"  {problem}")
+        if " ".join(redact(problem).split()) not in told:
+            terminalreporter.write_line(f"  {problem}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -303,7 +347,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if suite is not None:
         # pytest skips the terminal summary after pytest.exit(returncode=3) (the target did not open):
         # the report was written all the same, so say where it is
-        _show_verdict(suite, config.pluginmanager.get_plugin("terminalreporter"))
+        _show_verdict(suite, config.pluginmanager.get_plugin("terminalreporter"), config.stash.get(TOLD, []))
         _close(suite, failed=True)
         if suite.usage_error:
             _drop_junit(config)

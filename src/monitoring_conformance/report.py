@@ -24,6 +24,10 @@ KEYS = (
     "summary", "requirements", "diagnostics",
 )
 REQUIREMENT_KEYS = ("id", "title", "status", "measured", "unit", "threshold", "evidence", "message")
+#: Verdicts of a run that did not finish: a signal (Ctrl-C, SIGTERM) stopped it, or it never started
+#: checking (the kind preflight failed). Neither is a pass or a fail of the stack; the CLI exits 3.
+INTERRUPTED, INCOMPLETE = "interrupted", "incomplete"
+VERDICTS = (PASS, FAIL, INTERRUPTED, INCOMPLETE)
 JUNIT_NAME = "junit.xml"
 #: What a run writes into the report folder; removed at start so an old "pass" cannot outlive a new run.
 REPORT_FILES = (JSON_NAME, MARKDOWN_NAME, JUNIT_NAME)
@@ -68,12 +72,16 @@ def build(
     diagnostics: Mapping[str, Any] | None = None,
     session_problems: Iterable[str] = (),
     secrets: Iterable[str] = (),
+    stopped: str | None = None,
 ) -> dict[str, Any]:
-    """The report as a dict with the keys of :data:`KEYS`, redacted."""
+    """The report as a dict with the keys of :data:`KEYS`, redacted. ``stopped`` (:data:`INTERRUPTED` or
+    :data:`INCOMPLETE`) is the verdict of a run that did not finish, whatever its records say."""
+    if stopped not in (None, INTERRUPTED, INCOMPLETE):
+        raise ValueError(f"stopped must be {INTERRUPTED} or {INCOMPLETE}, not {stopped!r}")
     items = [_finite_measured(record.as_dict()) for record in records]
     problems = list(session_problems)
     statuses = [item["status"] for item in items]
-    result = verdict(statuses, strict=strict, session_ok=not problems)
+    result = stopped or verdict(statuses, strict=strict, session_ok=not problems)
     diag: dict[str, Any] = dict(diagnostics or {})
     if problems:
         diag["session"] = problems
@@ -88,7 +96,7 @@ def build(
         "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
         "summary": {status: statuses.count(status) for status in (PASS, FAIL, NOT_VERIFIED)},
         "requirements": items,
-        "diagnostics": diag if result == FAIL else {},
+        "diagnostics": diag if result != PASS else {},
     }
     cleaned: dict[str, Any] = clean(report, secrets)
     return cleaned

@@ -30,6 +30,7 @@ DEFAULT_PROFILE = {"urls": "host", "kubeconfig": "managed", "kind": "kind"}
 URL_OPTIONS = ("prometheus_url", "grafana_url", "loki_url", "app_url")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+MAX_LABEL_LENGTH, MAX_HOST_LENGTH = 63, 253
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("grafana_url", "--grafana-url", "MC_GRAFANA_URL", None,
            "Grafana base URL (urls target)", kind="url"),
     Option("loki_url", "--loki-url", "MC_LOKI_URL", None, "Loki base URL (urls target)", kind="url"),
+    Option("loki_tenant", "--loki-tenant", "MC_LOKI_TENANT", None,
+           "Loki tenant, sent as X-Scope-OrgID on every Loki request (Loki with auth_enabled: true)"),
     Option("app_url", "--app-url", "MC_APP_URL", None, "Todo backend base URL (urls target)", kind="url"),
     Option("deployed_at", "--deployed-at", "MC_DEPLOYED_AT", None,
            "deployment start, RFC3339 or epoch seconds (t0 of grafana.ready_within_30s)",
@@ -137,6 +140,7 @@ class Settings:
     prometheus_url: str | None = None
     grafana_url: str | None = None
     loki_url: str | None = None
+    loki_tenant: str | None = None
     app_url: str | None = None
     deployed_at: float | None = None
     kubeconfig: str | None = None
@@ -299,7 +303,31 @@ def check_url(text: str, shown: str) -> str:
     if not parts.hostname:
         raise UsageError(f"{shown}: no host; give a URL such as http://127.0.0.1:9090")
     del port
+    problem = host_problem(parts.hostname)
+    if problem:
+        raise UsageError(f"{shown}: bad host name ({problem}); give a URL such as http://127.0.0.1:9090")
     return text.rstrip("/")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (a URL's host name, without brackets) cannot be looked up, or None.
+
+    DNS allows labels of 1 to 63 characters and names of at most 253; an empty label (``127..0.1``) or a
+    longer one would otherwise fail deep in the HTTP stack with a traceback. IPv6 literals pass unchecked.
+    """
+    if ":" in host:
+        return None
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > MAX_HOST_LENGTH:
+        return f"{len(name)} characters, DNS allows {MAX_HOST_LENGTH}"
+    for label in name.split("."):
+        if not label:
+            return "an empty label between dots"
+        if len(label) > MAX_LABEL_LENGTH:
+            return f"the label {label[:20]}… has {len(label)} characters, DNS allows {MAX_LABEL_LENGTH}"
+        if any(ch.isspace() for ch in label):
+            return "white space in the name"
+    return None
 
 
 def parse_time(text: str, shown: str) -> float:
@@ -347,3 +375,4 @@ def ensure_writable(directory: Path, shown: str) -> Path:
 def environment() -> dict[str, str]:
     """The process environment as a plain dict (one call site, easy to replace in tests)."""
     return dict(os.environ)
+

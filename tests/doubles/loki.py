@@ -94,7 +94,10 @@ class LokiDouble(RecordedTransport):
 
     ``streams`` holds the logs (default: the recorded Todo backend stream); :meth:`push` adds a line, e.g.
     the canary arriving. ``ready`` True, or a string that /ready answers with 503 ("Ingester not ready...").
-    ``tenant`` set: requests without that ``X-Scope-OrgID`` get Loki's 401 ``no org id``.
+    ``tenant`` set models Loki 3.x with ``auth_enabled: true``: /ready and /loki/api/v1/status/buildinfo
+    answer without a tenant, every tenant-scoped path (query_range, labels, label values, series, push)
+    answers 401 ``no org id`` when ``X-Scope-OrgID`` is missing. Loki does not authenticate tenants, so any
+    tenant is answered (this double holds one tenant's streams; :attr:`tenants_seen` lists what was sent).
     """
 
     base_url = "http://loki.test"
@@ -117,11 +120,12 @@ class LokiDouble(RecordedTransport):
         #: two queries, as it does against real Loki).
         self.after_query: Callable[[str], None] | None = None
         self.route("GET", r"/ready", self._ready)
-        self.route("GET", r"/loki/api/v1/status/buildinfo", self._tenant(lambda c, m: self.buildinfo_payload))
+        self.route("GET", r"/loki/api/v1/status/buildinfo", lambda c, m: self.buildinfo_payload)
         self.route("GET", r"/loki/api/v1/query_range", self._tenant(self._query_range))
         self.route("GET", r"/loki/api/v1/labels", self._tenant(self._labels))
         self.route("GET", r"/loki/api/v1/label/(?P<name>\w+)/values", self._tenant(self._label_values))
         self.route("GET", r"/loki/api/v1/series", self._tenant(self._series))
+        self.route("POST", r"/loki/api/v1/push", self._tenant(lambda c, m: Reply(204)))
 
     @staticmethod
     def _recorded_streams() -> list[LogStream]:
@@ -138,12 +142,16 @@ class LokiDouble(RecordedTransport):
         self.streams.append(LogStream(wanted, [(ts_ns, line)]))
 
     @property
+    def tenants_seen(self) -> list[str | None]:
+        return [c.header("X-Scope-OrgID") for c in self.calls]
+
+    @property
     def queries(self) -> list[str]:
         return [c.param("query") or "" for c in self.calls if c.path == "/loki/api/v1/query_range"]
 
     def _tenant(self, handler: Any) -> Any:
         def checked(call: Call, match: re.Match[str]) -> Any:
-            if self.tenant is not None and call.header("X-Scope-OrgID") != self.tenant:
+            if self.tenant is not None and not call.header("X-Scope-OrgID"):
                 return Reply(401, "no org id\n")
             return handler(call, match)
 

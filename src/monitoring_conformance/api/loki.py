@@ -13,11 +13,13 @@ from typing import Any
 
 from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 
+#: The header that names the Loki tenant (Loki with ``auth_enabled: true`` answers 401 without it).
+TENANT_HEADER = "X-Scope-OrgID"
 HINTS = {
     404: "is --loki-url the Loki HTTP port (3100)?",
     401: (
-        "Loki has multi-tenancy on ('no org id'): set loki.auth_enabled: false in the chart values,"
-        " or send X-Scope-OrgID from the session"
+        "Loki has multi-tenancy on ('no org id'): pass --loki-tenant TENANT (or set MC_LOKI_TENANT),"
+        " or set loki.auth_enabled: false in the chart values"
     ),
     503: "Loki is not ready yet",
 }

@@ -94,7 +94,7 @@ class KindTarget:
         opts = self.options
         return Connection(str(opts.kubeconfig_path), None,
                           {"monitoring": opts.monitoring_namespace, "app": opts.app_namespace},
-                          session_hook=self.session_hook)
+                          session_hook=self.session_hook, loki_tenant=self.settings.loki_tenant)
 
     def grafana_watch(self) -> GrafanaWatch | None:
         """What the install phase polls while helm runs (None when the overview dashboard is unknown)."""

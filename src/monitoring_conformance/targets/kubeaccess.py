@@ -25,6 +25,8 @@ from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
+from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
+from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
 from monitoring_conformance.progress import terminal
 from monitoring_conformance.redact import register_secret
@@ -238,6 +240,8 @@ class Connection:
     shown_context: str = "--context"
     #: Called with every session built (tests mount a transport double here).
     session_hook: Callable[[requests.Session], object] | None = None
+    #: sent as X-Scope-OrgID on every Loki request (--loki-tenant)
+    loki_tenant: str | None = None
 
     def session(self) -> tuple[requests.Session, str]:
         session, api_base = kube_session(
@@ -256,13 +260,16 @@ class Connection:
         return Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10, 30))
 
     def endpoints(self) -> dict[str, Endpoint]:
-        """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there)."""
+        """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there), and
+        so does Loki when a tenant is set (its X-Scope-OrgID header goes to Loki only)."""
         shared, api_base = self.session()
         result: dict[str, Endpoint] = {}
         for key, (ns_key, service, port, name) in SERVICES.items():
             session = shared
-            if key == "grafana":
+            if key == "grafana" or (key == "loki" and self.loki_tenant):
                 session, _ = self.session()
+            if key == "loki" and self.loki_tenant:
+                session.headers[TENANT_HEADER] = self.loki_tenant
             url = service_proxy_url(api_base, self.namespaces[ns_key], service, port)
             result[key] = Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10, 30))
         return result

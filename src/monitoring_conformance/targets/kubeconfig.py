@@ -89,7 +89,7 @@ class KubeconfigTarget:
         self.connection = Connection(
             settings.kubeconfig, settings.context, self.namespaces,
             shown_kubeconfig=_shown(settings, "kubeconfig"), shown_context=_shown(settings, "context"),
-            session_hook=session_hook,
+            session_hook=session_hook, loki_tenant=settings.loki_tenant,
         )
         self.secret_reader = secret_reader or (lambda: core_api(settings.kubeconfig, settings.context))
         self.stack: Stack | None = None

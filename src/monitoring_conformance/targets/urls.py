@@ -6,7 +6,10 @@ the target opens. Usage errors at start-up, not long waits:
 
 * any URL whose host name does not resolve, that answers 404 (wrong port or path prefix), or 401/403
   (credentials);
-* a Prometheus URL that cannot be reached at all (connection refused, timeout): nothing can be checked.
+* a Prometheus URL that cannot be reached at all (connection refused, timeout): nothing can be checked;
+* a URL where another kind of server answers (node_exporter, an HTML page, the Todo backend where
+  Prometheus is expected...): :mod:`~monitoring_conformance.targets.identify` names what answered;
+* a Loki that needs a tenant (``X-Scope-OrgID``, sent from ``--loki-tenant``) and has none or refuses it.
 
 A Grafana, Loki or Todo backend that refuses connections is *not* a usage error: it may still be starting
 (grafana.ready_within_30s measures exactly that) or be down (app.unchanged must report it), so the
@@ -18,10 +21,12 @@ from __future__ import annotations
 import requests
 
 from monitoring_conformance.api.http import Endpoint
+from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.report import rfc3339
 from monitoring_conformance.settings import OPTION_BY_NAME, Settings, show
+from monitoring_conformance.targets import identify
 from monitoring_conformance.targets.base import Stack
 
 #: (connect, read) seconds for the start-up probe of each URL.
@@ -37,6 +42,8 @@ SYSTEMS = {
     "app_url": ("Todo backend", "/healthz", "is this the Todo backend (port 8000)?"),
 }
 GRAFANA_AUTH_PATH = "/api/search"
+#: A Loki path that needs the tenant (buildinfo and /ready answer without one).
+LOKI_TENANT_PATH = "/loki/api/v1/labels"
 
 
 def t0_source(settings: Settings) -> str:
@@ -83,6 +90,8 @@ class UrlsTarget:
             session = self.session_factory(system)
             if system == "Grafana":
                 self._authorize(session)
+            if system == "Loki" and settings.loki_tenant:
+                session.headers[TENANT_HEADER] = settings.loki_tenant
             endpoint = Endpoint(url, session=session, name=system, timeout=CLIENT_TIMEOUT)
             self._probe(endpoint, option, path, hint404)
             endpoints[option] = endpoint
@@ -119,24 +128,66 @@ class UrlsTarget:
             session.auth = (creds.user, creds.password)
 
     def _probe(self, endpoint: Endpoint, option: str, path: str, hint404: str) -> None:
-        """One quick request: transport errors, 404 and 401/403 become one-line usage errors."""
+        """One quick request: transport errors, 404, 401/403 and a server of another kind become one-line
+        usage errors. A Loki that demands a tenant the run lacks is refused too."""
         shown = self.settings.shown(option)
         system = endpoint.name
+        response = self._get(endpoint, path, shown)
+        if response is None:
+            return
+        if response.status_code in (401, 403):
+            raise UsageError(self._auth_message(shown, system, path, response.status_code))
+        wrong = response.status_code < 300 and not identify.is_system(system, response)
+        if response.status_code == 404 or wrong:
+            what = identify.what_answered(lambda p: self._quiet_get(endpoint, p), response, skip=system)
+            if response.status_code == 404 and what.startswith("a server that is not"):
+                raise UsageError(f"{shown}: GET {path} answered 404 Not Found; {hint404} Fix the URL")
+            raise UsageError(f"{shown}: {what} answered there, not {system}; {hint404} Fix the URL")
+        self._remember_version(system, response)
+        if system == "Grafana":
+            self._probe_grafana_auth(endpoint, shown)
+        if system == "Loki":
+            self._probe_loki_tenant(endpoint, shown)
+
+    def _get(self, endpoint: Endpoint, path: str, shown: str) -> requests.Response | None:
+        """GET ``path`` for the start-up probe; None (and the reason in :attr:`unreachable`) when a system
+        other than Prometheus cannot be reached, a UsageError when the URL itself is wrong."""
+        system = endpoint.name
         try:
-            response = endpoint.session.get(endpoint.url(path), timeout=PROBE_TIMEOUT, allow_redirects=False)
+            return endpoint.session.get(endpoint.url(path), timeout=PROBE_TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
             reason = endpoint.classify(exc)
             if system == "Prometheus" or reason.startswith(("DNS lookup failed", "invalid URL")):
                 raise UsageError(f"{shown}: {reason}; start {system} there or fix the URL") from None
             self.unreachable[system] = reason
+            return None
+        except ValueError as exc:  # the HTTP stack refusing the host name (IDNA, label length)
+            reason = " ".join(str(exc).split())[:120]
+            raise UsageError(f"{shown}: invalid URL ({reason}); fix the URL") from None
+
+    @staticmethod
+    def _quiet_get(endpoint: Endpoint, path: str) -> requests.Response | None:
+        try:
+            return endpoint.session.get(endpoint.url(path), timeout=PROBE_TIMEOUT, allow_redirects=False)
+        except (requests.RequestException, ValueError):
+            return None
+
+    def _probe_loki_tenant(self, endpoint: Endpoint, shown: str) -> None:
+        """buildinfo answers without a tenant; a path that needs one tells whether the run sends one."""
+        response = self._get(endpoint, LOKI_TENANT_PATH, shown)
+        if response is None or response.status_code not in (401, 403):
             return
-        if response.status_code == 404:
-            raise UsageError(f"{shown}: GET {path} answered 404 Not Found; {hint404} Fix the URL")
-        if response.status_code in (401, 403):
-            raise UsageError(self._auth_message(shown, system, path, response.status_code))
-        self._remember_version(system, response)
-        if system == "Grafana":
-            self._probe_grafana_auth(endpoint, shown)
+        said = endpoint.excerpt(response.text) or str(response.status_code)
+        tenant_opt = OPTION_BY_NAME["loki_tenant"]
+        if self.settings.loki_tenant:
+            raise UsageError(
+                f"{shown}: Loki answered {response.status_code} ({said}) to GET {LOKI_TENANT_PATH} with the"
+                f" tenant of {self.settings.shown('loki_tenant')}; check the tenant name"
+            )
+        raise UsageError(
+            f"{shown}: Loki answered {response.status_code} ({said}) to GET {LOKI_TENANT_PATH}: it needs a"
+            f" tenant (auth_enabled: true); pass {tenant_opt.flag} TENANT or set {tenant_opt.env}"
+        )
 
     def _probe_grafana_auth(self, endpoint: Endpoint, shown: str) -> None:
         try:

@@ -106,6 +106,18 @@ def cases(tmp: Path) -> dict[str, Case]:
             ("MC_LOKI_URL=http://***@127.0.0.1:3100", "not accepted"),
             env=(("MC_LOKI_URL", f"http://{SECRET}@127.0.0.1:3100"),),
         ),
+        "host-empty-label": Case(
+            ("--prometheus-url", "http://127..0.1:9090"),
+            ("--prometheus-url http://127..0.1:9090: bad host name (an empty label between dots)",),
+        ),
+        "host-label-over-63": Case(
+            ("--prometheus-url", f"http://{'a' * 64}.example.org:9090"),
+            ("--prometheus-url http://aaaa", "has 64 characters, DNS allows 63"),
+        ),
+        "host-typo-in-env-twin": Case(
+            url, ("MC_LOKI_URL=http://loki..example.org: bad host name",),
+            env=(("MC_LOKI_URL", "http://loki..example.org"),),
+        ),
     }
 
 
@@ -115,6 +127,7 @@ CASE_NAMES = [  # the ids, in order, without building the files
     "report-dir-not-writable",
     "bad-timeout-scale", "bad-deployed-at", "missing-kubeconfig", "unknown-context", "unknown-option",
     "password-in-grafana-url", "password-in-prometheus-url", "user-in-loki-env",
+    "host-empty-label", "host-label-over-63", "host-typo-in-env-twin",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@ path is printed whenever a report was written (also when pytest skips its termin
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,9 +40,16 @@ def test_an_interrupt_that_escapes_pytest_keeps_what_pytest_wrote(
 
     captured = capsys.readouterr()
     assert code == cli.EXIT_INCOMPLETE
-    assert captured.err.splitlines() == ["pytest warning written on stderr during the run", "interrupted"]
+    report = tmp_path / "r" / "acceptance.md"
+    assert captured.err.splitlines() == [
+        "pytest warning written on stderr during the run",
+        f"interrupted by SIGINT: run incomplete, nothing was left running; report: {report}",
+    ]
     assert "test session starts" in captured.out  # the held header was released, not dropped
-    assert "acceptance verdict: PASS (report: " in captured.out
+    assert "acceptance verdict: PASS (report: " in captured.out  # written before the interrupt...
+    assert json.loads((tmp_path / "r" / "acceptance.json").read_text())["verdict"] == "interrupted"  # marked
+    assert report.read_text().startswith("# Acceptance report: INTERRUPTED")
+    assert not (tmp_path / "r" / "junit.xml").exists()
 
 
 def test_the_report_path_is_shown_when_the_target_did_not_open(
@@ -62,4 +70,7 @@ def test_the_report_path_is_shown_when_the_target_did_not_open(
     report_md = tmp_path / "r" / "acceptance.md"
     assert f"acceptance verdict: FAIL (report: {report_md})" in captured.out
     assert captured.out.count("acceptance verdict:") == 1
-    assert "the urls target did not open: urls target: the stack went away" in captured.out
+    # the reason once, as one line on stderr: not repeated on stdout, no "!!! _pytest.outcomes.Exit" banner
+    assert captured.err == "the urls target did not open: urls target: the stack went away\n"
+    assert "the stack went away" not in captured.out
+    assert "_pytest.outcomes.Exit" not in captured.out
