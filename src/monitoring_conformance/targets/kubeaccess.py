@@ -25,7 +25,6 @@ from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
-from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
 from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
 from monitoring_conformance.progress import terminal
