@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from monitoring_conformance.api.prometheus import Prometheus, Target
 
@@ -30,6 +30,7 @@ DEFAULT_SCRAPE_INTERVAL_S = 15.0
 IDENTITY_READS = 4
 
 
+@runtime_checkable
 class Fingerprinted(Protocol):
     """An app whose process can be told apart: api.app.TodoApp."""
 
@@ -57,7 +58,8 @@ class Age:
 
     def describe(self) -> str:
         where = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k in ("job", "instance"))
-        return f"{where or 'series'} newest sample {self.age:.1f}s old (interval {self.interval:g}s, {self.target})"
+        age = f"newest sample {self.age:.1f}s old"
+        return f"{where or 'series'} {age} (interval {self.interval:g}s, {self.target})"
 
 
 def age_expr(expr: str) -> str:
@@ -104,6 +106,9 @@ class Identity:
     job: str
     reads: list[float | None] = field(default_factory=list)
     scraped: dict[str, float] = field(default_factory=dict)  # instance -> process_start_time_seconds
+    #: every read of this check so far, in order: a start time that comes back after another one means
+    #: several processes (a restart only ever moves on)
+    history: list[float | None] = field(default_factory=list)
 
     @property
     def own(self) -> float | None:
@@ -113,7 +118,16 @@ class Identity:
 
     @property
     def several_processes(self) -> bool:
-        return len({v for v in self.reads if v is not None}) > 1
+        """True when a start time came back after another one (A, B, A): not a restart."""
+        seen: list[float] = []
+        for value in self.history or self.reads:
+            if value is None:
+                continue
+            if value in seen and seen[-1] != value:
+                return True
+            if not seen or seen[-1] != value:
+                seen.append(value)
+        return False
 
     @property
     def matched(self) -> list[str]:
@@ -123,15 +137,19 @@ class Identity:
     def problem(self) -> str:
         """Empty when the identity holds, else one line naming both sides."""
         if self.several_processes:
-            shown = ", ".join(_epoch(v) for v in self.reads)
+            shown = ", ".join(_epoch(v) for v in (self.history or self.reads)[-8:])
             return (
                 f"the app at {self.app} answered with different process_start_time_seconds ({shown}):"
                 " several processes serve it, each with its own metrics registry, so its metrics do not"
                 " account for its own traffic (run one process, or use prometheus_client multiprocess mode"
                 " with a store shared by the workers)"
             )
+        if None in self.reads:
+            return (
+                f"the app at {self.app} exposes no process_start_time_seconds on /metrics: identity unknown"
+            )
         if self.own is None:
-            return f"the app at {self.app} exposes no process_start_time_seconds on /metrics: identity unknown"
+            return f"the app at {self.app} changed its process_start_time_seconds while read: restarting?"
         if self.matched:
             return ""
         scraped = ", ".join(f"instance={i} started {_epoch(v)}" for i, v in sorted(self.scraped.items()))
@@ -151,15 +169,48 @@ class Identity:
         }
 
 
-def identify(prometheus: Prometheus, app: Fingerprinted, job: str, *, reads: int = IDENTITY_READS) -> Identity:
-    """Read the app's start time ``reads`` times (new connection each) and the scraped ones of ``job``."""
-    found = Identity(app.describe(), job)
+def identify(
+    prometheus: Prometheus,
+    app: Fingerprinted,
+    job: str,
+    *,
+    history: list[float | None] | None = None,
+    reads: int = IDENTITY_READS,
+) -> Identity:
+    """Read the app's start time ``reads`` times (new connection each) and the scraped ones of ``job``.
+
+    ``history`` (kept by the caller across attempts) receives every read.
+    """
+    found = Identity(app.describe(), job, history=history if history is not None else [])
     for _ in range(reads):
-        found.reads.append(app.process_start_time(fresh_connection=True))
+        value = app.process_start_time(fresh_connection=True)
+        found.reads.append(value)
+        found.history.append(value)
     selector = f'process_start_time_seconds{{job="{job}"}}'
     for sample in prometheus.query(selector):
         found.scraped[sample.metric.get("instance", "")] = sample.value
     return found
+
+
+def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
+    """One line about unhealthy scrape targets, for a failure's ``look next``. Costs one request."""
+    try:
+        targets = prometheus.targets()
+    except Exception as exc:  # a hint must not replace the failure it explains
+        return f"Prometheus targets could not be listed ({exc}); check Prometheus itself"
+    down = [t for t in targets if not t.up and (jobs is None or t.job in jobs)]
+    if not down:
+        jobs_seen = sorted({t.job for t in targets})
+        return (
+            f"Prometheus targets: all {len(targets)} up (jobs: {', '.join(jobs_seen) or 'none'});"
+            " is the job that exports these series missing from the scrape configuration?"
+        )
+    shown = "; ".join(
+        f'job={t.job} is {t.health.upper()}: "{t.last_error or "no error text"}" ({t.scrape_url})'
+        for t in down[:4]
+    )
+    more = f"; and {len(down) - 4} more" if len(down) > 4 else ""
+    return f"Prometheus targets ({shown}{more}) in the diagnostics section"
 
 
 def _epoch(value: float | None) -> str:
