@@ -9,26 +9,31 @@ from typing import Any
 
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks import prometheus as checks
+from monitoring_conformance.fixtures import Suite
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
 from monitoring_conformance.wait import Clock
 
 
 @requirement("metrics.cpu")
-def test_cpu_series_exist(prometheus: Prometheus, spec: Spec, record: Record, clock: Clock | None) -> None:
-    checks.series_present(prometheus, spec, record, clock=clock)
+def test_cpu_series_exist(
+    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
+) -> None:
+    checks.series_present(prometheus, spec, record, app=suite.client("app"), clock=clock)
 
 
 @requirement("metrics.memory")
-def test_memory_series_exist(prometheus: Prometheus, spec: Spec, record: Record, clock: Clock | None) -> None:
-    checks.series_present(prometheus, spec, record, clock=clock)
+def test_memory_series_exist(
+    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
+) -> None:
+    checks.series_present(prometheus, spec, record, app=suite.client("app"), clock=clock)
 
 
 @requirement("metrics.pod_status")
 def test_pod_status_series_exist(
-    prometheus: Prometheus, spec: Spec, record: Record, clock: Clock | None
+    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
 ) -> None:
-    checks.series_present(prometheus, spec, record, clock=clock)
+    checks.series_present(prometheus, spec, record, app=suite.client("app"), clock=clock)
 
 
 @requirement("metrics.request_rate")

@@ -16,6 +16,11 @@ VectorValue = Series | Mapping[str, Any] | Callable[[], Series]
 #: The moment every vector is evaluated at.
 EVAL_TIME = 1795000000.25
 
+#: The freshness query of checks.evidence.age_expr: each series of the inner expression with its age.
+_AGE = re.compile(r"^time\(\) - timestamp\((?P<expr>.*)\)$", re.DOTALL)
+#: The age (seconds) of every series' newest sample unless ``ages`` says otherwise: fresh at any interval.
+DEFAULT_AGE = 0.5
+
 _COUNT_EACH = re.compile(
     r'label_replace\(count\((?P<expr>.*?)\), "' + KEY_LABEL + r'", (?P<key>"(?:[^"\\]|\\.)*"), "", ""\)'
 )
@@ -41,6 +46,9 @@ class PrometheusDouble(RecordedTransport):
     ``query`` (a callable taking the expression) overrides both. count_each's combined expression is
     answered from ``vectors`` (the number of series of each inner expression).
     ``ready`` False (or a body string) makes /-/ready answer 503.
+    ``time() - timestamp(expr)`` (the freshness query) gives each series of ``expr`` the age ``ages[expr]``
+    (default :data:`DEFAULT_AGE`): like Prometheus, which returns a series for up to 5 minutes after its
+    last sample, with that sample's timestamp.
     """
 
     base_url = "http://prometheus.test"
@@ -54,9 +62,11 @@ class PrometheusDouble(RecordedTransport):
         targets: Any = None,
         buildinfo: Any = None,
         ready: bool | str = True,
+        ages: Mapping[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.ages = dict(ages or {})
         self.vectors = dict(vectors or {})
         self.errors = dict(errors or {})
         self.query_handler = query
@@ -88,6 +98,14 @@ class PrometheusDouble(RecordedTransport):
             return bad_data(self.errors[expr])
         if expr in self.vectors:
             return self._answer(self.vectors[expr])
+        aged = _AGE.match(expr)
+        if aged:
+            inner = aged.group("expr")
+            if inner in self.errors:
+                return bad_data(self.errors[inner])
+            age = self.ages.get(inner, DEFAULT_AGE)
+            labels = [{k: v for k, v in dict(m).items() if k != "__name__"} for m, _ in self._series(inner)]
+            return vector([(m, age) for m in labels])
         parts = list(_COUNT_EACH.finditer(expr))
         if parts:
             counted = []

@@ -112,12 +112,13 @@ def rate_window(prometheus: Prometheus, spec: Spec, app_job: str | None) -> tupl
     targets = prometheus.targets()
     mine = [t for t in targets if app_job is None or t.job == app_job]
     reported = [t.scrape_interval for t in mine if t.scrape_interval]
-    interval = max(reported) if reported else DEFAULT_SCRAPE_INTERVAL_S
-    source = (
-        (f"scrapeInterval of job={app_job}" if app_job else "longest scrapeInterval of all targets")
-        if reported
-        else f"no scrapeInterval reported: assumed {DEFAULT_SCRAPE_INTERVAL_S:g}s"
-    )
+    if not reported:  # Prometheus < 2.30: the interval is not known, so it cannot rule the run out
+        source = f"no scrapeInterval reported: {DEFAULT_SCRAPE_INTERVAL_S:g}s assumed"
+        window = DEFAULT_SCRAPE_INTERVAL_S * RATE_WINDOW_INTERVALS
+        filled = query.replace("${rate_window}", f"{math.ceil(window):d}s")
+        return filled, DEFAULT_SCRAPE_INTERVAL_S, source
+    interval = max(reported)
+    source = f"scrapeInterval of job={app_job}" if app_job else "longest scrapeInterval of all targets"
     if interval * INTERVALS_NEEDED > spec.timeout:
         raise Unrecoverable(
             f"the scrape interval {interval:g}s ({source}) makes the request rate unmeasurable within the"
