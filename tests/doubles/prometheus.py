@@ -21,6 +21,8 @@ _AGE = re.compile(r"^time\(\) - timestamp\((?P<expr>.*)\)$", re.DOTALL)
 #: The age (seconds) of every series' newest sample unless ``ages`` says otherwise: fresh at any interval.
 DEFAULT_AGE = 0.5
 
+_KEY = r'"' + KEY_LABEL + r'", (?P<key>"(?:[^"\\]|\\.)*"), "", ""\)'
+_AGE_EACH = re.compile(r"label_replace\(time\(\) - timestamp\((?P<expr>.*?)\), " + _KEY)
 _COUNT_EACH = re.compile(
     r'label_replace\(count\((?P<expr>.*?)\), "' + KEY_LABEL + r'", (?P<key>"(?:[^"\\]|\\.)*"), "", ""\)'
 )
@@ -98,14 +100,21 @@ class PrometheusDouble(RecordedTransport):
             return bad_data(self.errors[expr])
         if expr in self.vectors:
             return self._answer(self.vectors[expr])
+        each = list(_AGE_EACH.finditer(expr))
+        if each:
+            found: list[tuple[Mapping[str, str], float]] = []
+            for part in each:
+                inner = part.group("expr")
+                if inner in self.errors:
+                    return bad_data(self.errors[inner])
+                key = {KEY_LABEL: _unquote(part.group("key"))}
+                found += [({**labels, **key}, age) for labels, age in self._aged(inner)]
+            return vector(found)
         aged = _AGE.match(expr)
         if aged:
-            inner = aged.group("expr")
-            if inner in self.errors:
-                return bad_data(self.errors[inner])
-            age = self.ages.get(inner, DEFAULT_AGE)
-            labels = [{k: v for k, v in dict(m).items() if k != "__name__"} for m, _ in self._series(inner)]
-            return vector([(m, age) for m in labels])
+            if aged.group("expr") in self.errors:
+                return bad_data(self.errors[aged.group("expr")])
+            return vector(self._aged(aged.group("expr")))
         parts = list(_COUNT_EACH.finditer(expr))
         if parts:
             counted = []
@@ -128,6 +137,11 @@ class PrometheusDouble(RecordedTransport):
         if isinstance(value, Mapping):
             return [(item["metric"], float(item["value"][1])) for item in value["data"]["result"]]
         return value
+
+    def _aged(self, expr: str) -> list[tuple[Mapping[str, str], float]]:
+        """The series of ``expr`` without their name, each with the age ``ages`` gives it."""
+        age = self.ages.get(expr, DEFAULT_AGE)
+        return [({k: v for k, v in dict(m).items() if k != "__name__"}, age) for m, _ in self._series(expr)]
 
     def _answer(self, value: VectorValue) -> Any:
         if callable(value):

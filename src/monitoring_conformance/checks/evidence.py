@@ -15,12 +15,13 @@ Two rules the metric requirements share:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from monitoring_conformance.api.prometheus import Prometheus, Target
+from monitoring_conformance.api.prometheus import KEY_LABEL, Prometheus, Target
 
 #: A series is fresh while its newest sample is younger than this many scrape intervals of its target.
 FRESH_INTERVALS = 3.0
@@ -93,9 +94,31 @@ def judge(labels: Mapping[str, str], age: float, known: Mapping[tuple[str, str],
     return Age(dict(labels), age, max(same_job), f"job={job}, instance not among its targets")
 
 
-def ages(prometheus: Prometheus, expr: str, known: Mapping[tuple[str, str], float]) -> list[Age]:
-    """Every series of ``expr`` with its age, judged (one request)."""
-    return [judge(s.metric, s.value, known) for s in prometheus.query(age_expr(expr))]
+def ages_each_expr(exprs: Mapping[str, str]) -> str:
+    """The one query :func:`ages_each` sends: every series of every expression with its age and its key."""
+    if not exprs:
+        raise ValueError("ages_each needs at least one expression")
+    return " or ".join(
+        f'label_replace({age_expr(expr)}, "{KEY_LABEL}", {json.dumps(key)}, "", "")'
+        for key, expr in exprs.items()
+    )
+
+
+def ages_each(
+    prometheus: Prometheus, exprs: Mapping[str, str], known: Mapping[tuple[str, str], float]
+) -> dict[str, list[Age]]:
+    """Every series of each expression with the age of its newest sample, judged; ONE request.
+
+    Each expression must be an instant vector selector whose series stay apart without their metric name
+    (``timestamp()`` drops it); an aggregation has no sample timestamp (its age reads as 0).
+    """
+    found: dict[str, list[Age]] = {key: [] for key in exprs}
+    for sample in prometheus.query(ages_each_expr(exprs)):
+        labels = dict(sample.metric)
+        key = labels.pop(KEY_LABEL, None)
+        if key in found:
+            found[key].append(judge(labels, sample.value, known))
+    return found
 
 
 @dataclass

@@ -14,7 +14,8 @@ from monitoring_conformance.checks.evidence import (
     Age,
     Fingerprinted,
     Identity,
-    ages,
+    ages_each,
+    ages_each_expr,
     identify,
     intervals,
     targets_hint,
@@ -138,7 +139,7 @@ def series_present(
     A series counts only while its newest sample is younger than a few scrape intervals of its own target
     (:func:`checks.evidence.judge`); with ``app_job``, a series of that job counts only when it comes from
     the instance whose ``process_start_time_seconds`` equals the app's (the process the suite reaches).
-    One request per query and one for the targets per attempt, plus the identity reads.
+    Two requests per attempt (targets, one combined query), plus the identity reads.
     """
     queries = spec.mapping("queries")
     need = int(spec.threshold or 1)
@@ -155,8 +156,9 @@ def series_present(
         known = intervals(prometheus.targets())
         identity = found["identity"] = _identity_of(prometheus, app, spec, history)
         short = []
+        seen.update(ages_each(prometheus, queries, known))
         for name, expr in queries.items():
-            aged = seen[name] = ages(prometheus, expr, known)
+            aged = seen[name]
             fresh = [a for a in aged if a.fresh]
             other = []
             if identity is not None:
@@ -195,7 +197,7 @@ def series_present(
     finally:
         record.measured = min(counts.values()) if counts else 0
         record.add_evidence(
-            f"GET /api/v1/targets, GET /api/v1/query?query=time() - timestamp(<query>) per query"
+            f"GET /api/v1/targets, GET /api/v1/query?query={ages_each_expr(queries)}"
             f" ({prometheus.endpoint.describe()})",
             {
                 "series_per_query": dict(counts),

@@ -268,10 +268,10 @@ def request_rate(
         base = state["base"]
         growth = float(state["after"] or 0.0) - base.before
         counted = sent.posts_ok - base.acked_before
-        reset = f", measured from the last of {base.resets} reset(s)/restart(s)" if base.resets else ""
+        reset = f", measured from the last of {base.resets} counter reset(s)" if base.resets else ""
         record.message = (
             f"{rate:g} req/s; {counter} grew by {growth:g} for {counted} acknowledged POSTs{reset}"
-            f" ({sent.answered} generated requests, window from a {state['interval']:g}s scrape interval)"
+            f" ({sent.answered} generated requests)"
         )
         return rate
     finally:

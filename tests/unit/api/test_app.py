@@ -115,12 +115,12 @@ def test_traffic_is_bounded(n: int) -> None:
     assert double.calls == []
 
 
-def test_traffic_stops_on_a_transport_failure_and_keeps_the_error() -> None:
+def test_traffic_stops_after_three_transport_failures_in_a_row_and_keeps_the_error() -> None:
     double = TodoAppDouble(fail_all=connection_refused())
-    done = client(double).traffic(3)
-    assert (done.answered, done.posts, done.posts_ok) == (0, 0, 0)
+    done = client(double).traffic(9)
+    assert (done.answered, done.posts, done.posts_ok, done.failed) == (0, 1, 0, 3)
     assert "connection refused" in done.error
-    assert len(double.calls) == 1
+    assert len(double.calls) == 3
     assert done.describe().endswith(f"; traffic failed: {done.error}")
 
 
