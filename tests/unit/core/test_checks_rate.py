@@ -39,7 +39,10 @@ def run(prometheus: PrometheusDouble, app: TodoAppDouble, fake_clock: FakeClock,
 def test_the_window_is_four_scrape_intervals_of_the_app_job(fake_clock: FakeClock) -> None:
     app = TodoAppDouble()
     double = PrometheusDouble(
-        vectors={RATE.replace("${rate_window}", "8s"): [({}, 1.0)], COUNTER: lambda: [({}, app.next_id - 1.0)]},
+        vectors={
+            RATE.replace("${rate_window}", "8s"): [({}, 1.0)],
+            COUNTER: lambda: [({}, app.next_id - 1.0)],
+        },
         targets=targets_payload("todo-backend", interval="2s"),
     )
 
