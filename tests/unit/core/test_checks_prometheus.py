@@ -156,7 +156,8 @@ def test_series_present_fails_naming_the_missing_series(fake_clock: FakeClock) -
         checks.series_present(client(double), spec, record, clock=fake_clock.clock)
 
     message = str(caught.value)
-    assert message.startswith("metrics.cpu FAILED after 60.0s (121 attempts): expected at least 1 fresh series")
+    head = "metrics.cpu FAILED after 60.0s (121 attempts): expected at least 1 fresh series"
+    assert message.startswith(head)
     assert f"last observation: 0 series, 0 fresh for node_cpu: {NODE}" in message
     assert "request: GET /api/v1/query?query=label_replace(time() - timestamp(" in message
     assert "look next: Prometheus targets (job=kube-controller-manager is DOWN" in message
@@ -363,9 +364,8 @@ def test_after_a_counter_reset_only_posts_acknowledged_since_count(fake_clock: F
     with pytest.raises(CheckFailed) as caught:
         run_rate(double, app_double, fake_clock, timeout=10)
 
-    assert f"{COUNTER} went down or the app restarted (1 so far): no POST of the suite acknowledged since" in str(
-        caught.value
-    )
+    expected = f"{COUNTER} went down or the app restarted (1 so far): no POST of the suite acknowledged since"
+    assert expected in str(caught.value)
 
 
 def test_a_series_missing_for_a_scrape_does_not_pass_for_growth(fake_clock: FakeClock) -> None:
