@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.unit.app.conftest import load_app_module
 
 pytestmark = pytest.mark.unit
