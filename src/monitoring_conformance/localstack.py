@@ -40,6 +40,8 @@ from monitoring_conformance.wait import eventually
 JOB_PROMETHEUS = "prometheus"
 JOB_NODE = "node"
 JOB_APP = "todo-backend"
+#: A second Todo backend (``StackSpec.scrape_decoy``): Prometheus's todo-backend job scrapes it instead.
+DECOY = "todo-backend-decoy"
 
 APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
@@ -61,6 +63,10 @@ class StackSpec:
     scrape_app: bool = True  # False: no `todo-backend` job (the backend still runs and answers)
     interval_s: float = 1.0  # scrape and rule evaluation interval
     ready_timeout: float = 30.0  # per readiness wait, scaled by the global timeout scale
+    #: True: a second backend runs, and the todo-backend job scrapes it, not the one the suite reaches
+    scrape_decoy: bool = False
+    #: uvicorn ``--workers`` of the backend (the fixture refuses more than 1, saying why)
+    app_workers: int = 1
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -183,10 +189,11 @@ def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
         "scrape_configs:",
     ]
     for job in spec.jobs:
+        port = ports[DECOY] if job == JOB_APP and spec.scrape_decoy else ports[job]
         lines += [
             f"  - job_name: {job}",
             "    metrics_path: /metrics",
-            f'    static_configs: [{{targets: ["127.0.0.1:{ports[job]}"]}}]',
+            f'    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]',
         ]
     return "\n".join(lines) + "\n"
 
@@ -250,6 +257,8 @@ class LocalStack:
             if self.spec.scrape_node:
                 self._launch(JOB_NODE, self._node_argv, "/metrics", _expect_text("node_cpu_seconds_total"))
             self._launch(JOB_APP, self._app_argv, "/healthz", _expect_text('"ok"'))
+            if self.spec.scrape_decoy:
+                self._launch(DECOY, self._app_argv, "/healthz", _expect_text('"ok"'))
             self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", _expect_text("Ready"))
             started = time.monotonic()
             self.wait_first_scrapes()
@@ -273,6 +282,18 @@ class LocalStack:
     def stop_app(self) -> None:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
         self.servers[JOB_APP].stop()
+
+    def kill_node_and_restart_prometheus(self) -> None:
+        """node_exporter dies, then Prometheus restarts on the same data (the "stale node series" stack).
+
+        The restarted Prometheus has no memory of the node series it scraped, so it writes no staleness
+        markers: their last samples stay visible to instant queries for the 5-minute lookback. The node job
+        stays configured (its target is down). Waits until the new Prometheus scraped every job once.
+        """
+        self.servers.pop(JOB_NODE).stop()
+        self.servers.pop(JOB_PROMETHEUS).stop()
+        self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", _expect_text("Ready"))
+        self.wait_first_scrapes()
 
     # -- readiness ----------------------------------------------------------------------------------
     def targets(self) -> list[dict[str, Any]]:
@@ -372,9 +393,10 @@ class LocalStack:
         return [exe, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults", *collectors]
 
     def _app_argv(self, port: int) -> list[str]:
+        workers = ["--workers", str(self.spec.app_workers)] if self.spec.app_workers != 1 else []
         return [
             sys.executable, "-m", "uvicorn", "main:app", "--app-dir", str(APP_DIR),
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *workers,
         ]  # fmt: skip
 
     def _prometheus_argv(self, port: int) -> list[str]:
@@ -395,6 +417,7 @@ BOUND = {
     JOB_NODE: 'msg="Listening on" address=127.0.0.1:{port}',
     JOB_PROMETHEUS: 'msg="Listening on" address=127.0.0.1:{port}',
     JOB_APP: "Uvicorn running on http://127.0.0.1:{port}",
+    DECOY: "Uvicorn running on http://127.0.0.1:{port}",
 }
 
 

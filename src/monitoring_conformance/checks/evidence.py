@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from monitoring_conformance.api.prometheus import KEY_LABEL, Prometheus, Target
+from monitoring_conformance.checks.base import one_line
+from monitoring_conformance.errors import EndpointError
 
 #: A series is fresh while its newest sample is younger than this many scrape intervals of its target.
 FRESH_INTERVALS = 3.0
@@ -132,6 +134,7 @@ class Identity:
     #: every read of this check so far, in order: a start time that comes back after another one means
     #: several processes (a restart only ever moves on)
     history: list[float | None] = field(default_factory=list)
+    error: str = ""  # why the app's /metrics could not be read
 
     @property
     def own(self) -> float | None:
@@ -167,6 +170,8 @@ class Identity:
                 " account for its own traffic (run one process, or use prometheus_client multiprocess mode"
                 " with a store shared by the workers)"
             )
+        if self.error:
+            return f"the app at {self.app} did not answer /metrics ({self.error}): identity unknown"
         if None in self.reads:
             return (
                 f"the app at {self.app} exposes no process_start_time_seconds on /metrics: identity unknown"
@@ -189,6 +194,7 @@ class Identity:
             "app_process_start_time_reads": list(self.reads),
             "scraped_process_start_time": dict(self.scraped),
             "matched_instances": self.matched,
+            "error": self.error or None,
         }
 
 
@@ -206,7 +212,11 @@ def identify(
     """
     found = Identity(app.describe(), job, history=history if history is not None else [])
     for _ in range(reads):
-        value = app.process_start_time(fresh_connection=True)
+        try:
+            value = app.process_start_time(fresh_connection=True)
+        except EndpointError as exc:
+            found.error = one_line(exc)
+            break
         found.reads.append(value)
         found.history.append(value)
     selector = f'process_start_time_seconds{{job="{job}"}}'

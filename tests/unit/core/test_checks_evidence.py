@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.doubles import FakeClock, PrometheusDouble, TodoAppDouble
+from tests.doubles import FakeClock, PrometheusDouble, TodoAppDouble, connection_refused
 from tests.unit.core.helpers import make_record, make_spec, targets_payload
 
 from monitoring_conformance.api.app import TodoApp
@@ -166,3 +166,20 @@ def test_fresh_means_younger_than_three_intervals() -> None:
     assert Age({}, 3.0, 1.0, "target job=a instance=b").fresh
     assert not Age({}, 3.1, 1.0, "target job=a instance=b").fresh
     assert not Age({}, float("nan"), 1.0, "target job=a instance=b").fresh
+
+
+def test_an_app_that_does_not_answer_leaves_the_series_check_to_say_what_is_missing(
+    fake_clock: FakeClock,
+) -> None:
+    """The backend is down: the failure still names the app series, and why the identity is unknown."""
+    down = TodoAppDouble(fail_all=connection_refused())
+    double = PrometheusDouble(vectors={NODE: [(NODE_TARGET, 1.0)], START: [(APP_TARGET, OWN_START)]},
+                              targets=targets_payload("todo-backend", "node", interval="1s"))  # fmt: skip
+
+    with pytest.raises(CheckFailed) as caught:
+        checks.series_present(
+            client(double), cpu_spec(app_job="todo-backend"), make_record("metrics.cpu"),
+            app=app_client(down), clock=fake_clock.clock,
+        )  # fmt: skip
+
+    assert f"0 series, 0 fresh for app_cpu: {APP}" in str(caught.value)
