@@ -14,4 +14,5 @@ from monitoring_conformance.wait import Clock
 def test_required_scrape_jobs_are_up(
     prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
 ) -> None:
-    checks.jobs_up(prometheus, spec, record, app=suite.client("app"), clock=clock)
+    pods = suite.stack.app_identity if suite.stack is not None else None
+    checks.jobs_up(prometheus, spec, record, app=suite.client("app"), pods=pods, clock=clock)

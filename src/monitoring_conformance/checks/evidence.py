@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from monitoring_conformance.api.prometheus import KEY_LABEL, Prometheus, Target
 from monitoring_conformance.checks.base import one_line
-from monitoring_conformance.errors import EndpointError
+from monitoring_conformance.errors import ConformanceError, EndpointError
+from monitoring_conformance.targets.identity import AppEndpoints
 
 #: A series is fresh while its newest sample is younger than this many scrape intervals of its target.
 FRESH_INTERVALS = 3.0
@@ -244,6 +245,64 @@ def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
     )
     more = f"; and {len(down) - 4} more" if len(down) > 4 else ""
     return f"Prometheus targets ({shown}{more}) in the diagnostics section"
+
+
+@dataclass
+class PodIdentity:
+    """Kube targets: the app job's scraped targets against the ready endpoints of the app Service.
+
+    A target counts when its ``pod`` label, or the host of its ``instance``, is one of the endpoints; the
+    suite's traffic goes through that Service, so it lands on one of them.
+    """
+
+    app: str
+    job: str
+    endpoints: AppEndpoints | None = None
+    scraped: list[dict[str, str]] = field(default_factory=list)
+    error: str = ""
+    own: float | None = None  # no start time: restarts are told by the counter alone
+
+    @property
+    def matched(self) -> list[str]:
+        if self.endpoints is None:
+            return []
+        return sorted(t.get("instance", "") for t in self.scraped if self.endpoints.holds(t))
+
+    def problem(self) -> str:
+        if self.error:
+            return f"the endpoints of the app Service could not be read ({self.error}): identity unknown"
+        if self.matched:
+            return ""
+        shown = ", ".join(f"pod={t.get('pod', '?')} instance={t.get('instance', '?')}" for t in self.scraped)
+        where = self.endpoints.describe() if self.endpoints is not None else "no endpoints"
+        return (
+            f"Prometheus scrapes job={self.job} at {shown or 'no target'}, but the suite reaches {self.app}"
+            f" ({where}): the counted series are another process's"
+        )
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "job": self.job,
+            "service_endpoints": dict(self.endpoints.pods) if self.endpoints is not None else None,
+            "scraped_targets": list(self.scraped),
+            "matched_instances": self.matched,
+            "error": self.error or None,
+        }
+
+
+def identify_pods(
+    prometheus: Prometheus, app: str, job: str, endpoints: Callable[[], AppEndpoints]
+) -> PodIdentity:
+    """The app job's targets (``up{job=...}``) and the app Service's endpoints, side by side."""
+    found = PodIdentity(app, job)
+    try:
+        found.endpoints = endpoints()
+    except ConformanceError as exc:
+        found.error = one_line(exc)
+        return found
+    found.scraped = [dict(s.metric) for s in prometheus.query(f'up{{job="{job}"}}')]
+    return found
 
 
 def _epoch(value: float | None) -> str:

@@ -6,6 +6,7 @@ process the suite reaches (:mod:`checks.evidence`); the request rate lives in :m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from monitoring_conformance.api.prometheus import Prometheus
@@ -14,9 +15,11 @@ from monitoring_conformance.checks.evidence import (
     Age,
     Fingerprinted,
     Identity,
+    PodIdentity,
     ages_each,
     ages_each_expr,
     identify,
+    identify_pods,
     intervals,
     targets_hint,
 )
@@ -29,6 +32,7 @@ from monitoring_conformance.checks.rate import (
 )
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
+from monitoring_conformance.targets.identity import AppEndpoints
 from monitoring_conformance.wait import Clock
 
 __all__ = [
@@ -44,11 +48,22 @@ __all__ = [
 
 
 def _identity_of(
-    prometheus: Prometheus, app: Any, spec: Spec, history: list[float | None]
-) -> Identity | None:
-    """The app job's identity for this attempt, or None when the entry names no app_job or no app."""
+    prometheus: Prometheus,
+    app: Any,
+    spec: Spec,
+    history: list[float | None],
+    pods: Callable[[], AppEndpoints] | None = None,
+) -> Identity | PodIdentity | None:
+    """The app job's identity for this attempt, or None when the entry names no app_job or no app.
+
+    ``pods`` (kube targets): the app Service's endpoints; else the app's process_start_time_seconds.
+    """
     job = spec.options.get("app_job")
-    if not job or app is None or not isinstance(app, Fingerprinted):
+    if not job or app is None:
+        return None
+    if pods is not None:
+        return identify_pods(prometheus, app.describe(), str(job), pods)
+    if not isinstance(app, Fingerprinted):
         return None
     return identify(prometheus, app, str(job), history=history)
 
@@ -59,6 +74,7 @@ def jobs_up(
     record: Record,
     *,
     app: Any = None,
+    pods: Callable[[], AppEndpoints] | None = None,
     clock: Clock | None = None,
 ) -> dict[str, int]:
     """stack.prometheus_targets: Prometheus is ready, and for each required job every active target is up
@@ -66,7 +82,7 @@ def jobs_up(
     the suite reaches. Returns the healthy targets per job."""
     jobs = spec.texts("jobs")
     history: list[float | None] = []
-    found: dict[str, Identity | None] = {"identity": None}
+    found: dict[str, Identity | PodIdentity | None] = {"identity": None}
     need = int(spec.threshold or 1)
     record.threshold = len(jobs)
     seen: dict[str, tuple[int, int]] = {}
@@ -98,7 +114,7 @@ def jobs_up(
                 problems.append(
                     f"job={job}: {up} of {len(mine)} targets up, need all and at least {need}{detail}"
                 )
-        identity = found["identity"] = _identity_of(prometheus, app, spec, history)
+        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
         if identity is not None and identity.problem():
             problems.append(f"job={identity.job}: {identity.problem()}")
         expect(not problems, "; ".join(problems))
@@ -132,6 +148,7 @@ def series_present(
     record: Record,
     *,
     app: Any = None,
+    pods: Callable[[], AppEndpoints] | None = None,
     clock: Clock | None = None,
 ) -> dict[str, int]:
     """metrics.cpu / metrics.memory / metrics.pod_status: every named query has enough fresh series.
@@ -148,13 +165,13 @@ def series_present(
     counts: dict[str, int] = {}
     seen: dict[str, list[Age]] = {}
     history: list[float | None] = []
-    found: dict[str, Identity | None] = {"identity": None}
+    found: dict[str, Identity | PodIdentity | None] = {"identity": None}
 
     def probe() -> dict[str, int]:
         counts.clear()
         seen.clear()
         known = intervals(prometheus.targets())
-        identity = found["identity"] = _identity_of(prometheus, app, spec, history)
+        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
         short = []
         seen.update(ages_each(prometheus, queries, known))
         for name, expr in queries.items():
@@ -212,13 +229,13 @@ def _oldest(seen: dict[str, list[Age]]) -> float:
     return max((a.age for aged in seen.values() for a in aged if a.fresh), default=0.0)
 
 
-def _same(identity: Identity | None) -> str:
+def _same(identity: Identity | PodIdentity | None) -> str:
     if identity is None or not identity.matched:
         return ""
     return f"; job={identity.job} instance {', '.join(identity.matched)} is the app the suite reaches"
 
 
-def _identity_evidence(identity: Identity | None, spec: Spec) -> dict[str, Any] | str:
+def _identity_evidence(identity: Identity | PodIdentity | None, spec: Spec) -> dict[str, Any] | str:
     if identity is not None:
         return identity.evidence()
     if spec.options.get("app_job"):

@@ -20,12 +20,15 @@ from monitoring_conformance.checks.evidence import (
     DEFAULT_SCRAPE_INTERVAL_S,
     Fingerprinted,
     Identity,
+    PodIdentity,
     identify,
+    identify_pods,
     targets_hint,
 )
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
+from monitoring_conformance.targets.identity import AppEndpoints
 from monitoring_conformance.wait import CONFIG, Clock
 
 #: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
@@ -145,6 +148,7 @@ def request_rate(
     spec: Spec,
     record: Record,
     *,
+    pods: Callable[[], AppEndpoints] | None = None,
     clock: Clock | None = None,
 ) -> float:
     """metrics.request_rate: the suite's own traffic is counted, and the rate query is above the threshold.
@@ -184,10 +188,16 @@ def request_rate(
     }  # fmt: skip
     history: list[float | None] = []
 
-    def who() -> Identity | None:
-        if not app_job or not isinstance(app, Fingerprinted):
+    def who() -> Identity | PodIdentity | None:
+        found: Identity | PodIdentity
+        if not app_job:
             return None
-        found = identify(prometheus, app, str(app_job), history=history)
+        if pods is not None:
+            found = identify_pods(prometheus, app.endpoint.describe(), str(app_job), pods)
+        elif isinstance(app, Fingerprinted):
+            found = identify(prometheus, app, str(app_job), history=history)
+        else:
+            return None
         state["identity"] = found
         return found
 
