@@ -55,6 +55,11 @@ def kind_series(app: TodoAppDouble) -> dict[str, Any]:
             series[spec.text("query").replace("${rate_window}", "120s")] = [({}, 0.8)]
         if "counter" in spec.options:
             series[spec.text("counter")] = lambda: [({}, float(app.next_id - 1))]
+    # the scraped backend is the process the suite reaches (urls target: the start time of its /metrics)
+    series['process_start_time_seconds{job="todo-backend"}'] = [
+        ({"job": "todo-backend", "instance": "10.244.0.17:8000"}, 1.79499961245e09)
+    ]
+    series['up{job="todo-backend"}'] = [({"job": "todo-backend", "instance": "10.244.0.17:8000"}, 1.0)]
     restarts = profile.spec("app.unchanged")
     assert restarts is not None
     series[restarts.mapping("restarts")["query"]] = [({}, 0.0)]
