@@ -191,7 +191,8 @@ def series_present(
             why = [f"{len(aged)} series, {counts[name]} fresh for {name}: {expr}"]
             stale = [a for a in aged if not a.fresh]
             if stale:
-                why.append("stale: " + "; ".join(a.describe() for a in stale[:3]))
+                oldest = max(stale, key=lambda a: a.age)
+                why.append(f"stale: {len(stale)} series, oldest: {oldest.describe()}")
             if other and identity is not None:
                 why.append(identity.problem() or "series of another instance of job=" + str(app_job))
             short.append(" (".join(why[:1]) + (" (" + "; ".join(why[1:]) + ")" if why[1:] else ""))
