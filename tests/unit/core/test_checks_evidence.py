@@ -74,9 +74,8 @@ def test_a_stale_node_series_fails_cpu_with_its_age_and_interval(fake_clock: Fak
         )  # fmt: skip
 
     assert (
-        f"last observation: 1 series, 0 fresh for node_cpu: {NODE} (stale: 1 series, oldest: instance=node:80,"
-        " job=node"
-        " newest sample 120.0s old (interval 1s, target job=node instance=node:80))"
+        f"last observation: 1 series, 0 fresh for node_cpu: {NODE} (stale: 1 series, oldest:"
+        " instance=node:80, job=node newest sample 120.0s old (interval 1s, target job=node instance=node:80))"
     ) in str(caught.value)
 
 
