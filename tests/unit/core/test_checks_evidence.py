@@ -75,7 +75,8 @@ def test_a_stale_node_series_fails_cpu_with_its_age_and_interval(fake_clock: Fak
 
     assert (
         f"last observation: 1 series, 0 fresh for node_cpu: {NODE} (stale: 1 series, oldest:"
-        " instance=node:80, job=node newest sample 120.0s old (interval 1s, target job=node instance=node:80))"
+        " instance=node:80, job=node newest sample 120.0s old"
+        " (interval 1s, target job=node instance=node:80))"
     ) in str(caught.value)
 
 
