@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,6 +67,8 @@ class StackSpec:
     scrape_decoy: bool = False
     #: uvicorn ``--workers`` of the backend (the fixture refuses more than 1, saying why)
     app_workers: int = 1
+    #: Prometheus runs with ``--web.enable-lifecycle`` (POST /-/reload; see ``LocalStack.remove_node_job``)
+    lifecycle: bool = False
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -295,6 +297,24 @@ class LocalStack:
         self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", _expect_text("Ready"))
         self.wait_first_scrapes()
 
+    def remove_node_job(self) -> None:
+        """Reload Prometheus with a configuration without the node job (node_exporter keeps running).
+
+        Needs ``StackSpec(lifecycle=True)``. Waits until the node target is gone from the active targets.
+        """
+        config = prometheus_config(replace(self.spec, scrape_node=False), self.ports)
+        (self.workdir / "prometheus.yml").write_text(config)
+        response = self._session.post(f"{self.prometheus_url}/-/reload", timeout=PROBE_TIMEOUT)
+        if response.status_code != 200:
+            reload = f"POST {self.prometheus_url}/-/reload"
+            raise ToolError(f"{reload} -> {response.status_code}: {response.text[:200]}")
+
+        def gone() -> None:
+            jobs = {t["labels"].get("job") for t in self.targets()}
+            assert JOB_NODE not in jobs, f"job {JOB_NODE} still among the active targets ({sorted(jobs)})"
+
+        self._wait(gone, f"job {JOB_NODE} removed by the reload")
+
     # -- readiness ----------------------------------------------------------------------------------
     def targets(self) -> list[dict[str, Any]]:
         """Prometheus's active targets (the JSON objects of /api/v1/targets)."""
@@ -409,6 +429,7 @@ class LocalStack:
             f"--config.file={config}",
             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *(["--web.enable-lifecycle"] if self.spec.lifecycle else []),
         ]
 
 

@@ -35,6 +35,7 @@ class Scenario:
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stop_app: bool = False
     stale_node: bool = False  # node_exporter dies, then Prometheus restarts on the same data
+    remove_node: bool = False  # a configuration reload removes the node job
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -109,6 +110,17 @@ SCENARIOS: dict[str, Scenario] = {
         },
         stale_node=True,
     ),
+    # A configuration reload removes the node job (node_exporter still runs). Its series may stay visible
+    # for a while; with no active target of their job they are stale whatever their age.
+    "node-job-removed": Scenario(
+        StackSpec(lifecycle=True),
+        frozenset({"metrics.cpu", "metrics.memory"}),
+        {
+            "metrics.cpu": ("node_cpu_seconds_total", "0 fresh"),
+            "metrics.memory": ("node_memory_MemAvailable_bytes", "0 fresh"),
+        },
+        remove_node=True,
+    ),
 }
 
 
@@ -119,6 +131,8 @@ def _run_scenario(name: str, scenario: Scenario, stack: LocalStack, suite: Suite
         stack.wait_target_health(JOB_APP, "down")
     if scenario.stale_node:
         stack.kill_node_and_restart_prometheus()
+    if scenario.remove_node:
+        stack.remove_node_job()
     return suite.run(
         name, prometheus_url=stack.prometheus_url, app_url=stack.app_url, timeout_scale=BROKEN_TIMEOUT_SCALE
     )
