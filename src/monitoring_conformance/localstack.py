@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ from monitoring_conformance.wait import eventually
 JOB_PROMETHEUS = "prometheus"
 JOB_NODE = "node"
 JOB_APP = "todo-backend"
+#: A second Todo backend (``StackSpec.scrape_decoy``): Prometheus's todo-backend job scrapes it instead.
+DECOY = "todo-backend-decoy"
 
 APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
@@ -66,6 +68,12 @@ class StackSpec:
     #: The Prometheus executable: a tool name looked up as find_tool does (tools folder, then PATH), e.g.
     #: "prometheus3" for the 3.x the bootstrap fetches, or a path.
     prometheus: str = "prometheus"
+    #: True: a second backend runs, and the todo-backend job scrapes it, not the one the suite reaches
+    scrape_decoy: bool = False
+    #: uvicorn ``--workers`` of the backend (the fixture refuses more than 1, saying why)
+    app_workers: int = 1
+    #: Prometheus runs with ``--web.enable-lifecycle`` (POST /-/reload; see ``LocalStack.remove_node_job``)
+    lifecycle: bool = False
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -94,10 +102,11 @@ def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
         "scrape_configs:",
     ]
     for job in spec.jobs:
+        port = ports[DECOY] if job == JOB_APP and spec.scrape_decoy else ports[job]
         lines += [
             f"  - job_name: {job}",
             "    metrics_path: /metrics",
-            f'    static_configs: [{{targets: ["127.0.0.1:{ports[job]}"]}}]',
+            f'    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]',
         ]
     return "\n".join(lines) + "\n"
 
@@ -163,6 +172,8 @@ class LocalStack:
             if self.spec.scrape_node:
                 self._launch(JOB_NODE, self._node_argv, "/metrics", self._node_answer)
             self._launch(JOB_APP, self._app_argv, "/healthz", self._app_answer)
+            if self.spec.scrape_decoy:
+                self._launch(DECOY, self._app_argv, "/healthz", self._app_answer)
             self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", self._prometheus_answer)
             started = time.monotonic()
             self.wait_first_scrapes()
@@ -186,6 +197,36 @@ class LocalStack:
     def stop_app(self) -> None:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
         self.servers[JOB_APP].stop()
+
+    def kill_node_and_restart_prometheus(self) -> None:
+        """node_exporter dies, then Prometheus restarts on the same data (the "stale node series" stack).
+
+        The restarted Prometheus has no memory of the node series it scraped, so it writes no staleness
+        markers: their last samples stay visible to instant queries for the 5-minute lookback. The node job
+        stays configured (its target is down). Waits until the new Prometheus scraped every job once.
+        """
+        self.servers.pop(JOB_NODE).stop()
+        self.servers.pop(JOB_PROMETHEUS).stop()
+        self._launch(JOB_PROMETHEUS, self._prometheus_argv, "/-/ready", self._prometheus_answer)
+        self.wait_first_scrapes()
+
+    def remove_node_job(self) -> None:
+        """Reload Prometheus with a configuration without the node job (node_exporter keeps running).
+
+        Needs ``StackSpec(lifecycle=True)``. Waits until the node target is gone from the active targets.
+        """
+        config = prometheus_config(replace(self.spec, scrape_node=False), self.ports)
+        (self.workdir / "prometheus.yml").write_text(config)
+        response = self._session.post(f"{self.prometheus_url}/-/reload", timeout=PROBE_TIMEOUT)
+        if response.status_code != 200:
+            reload = f"POST {self.prometheus_url}/-/reload"
+            raise ToolError(f"{reload} -> {response.status_code}: {response.text[:200]}")
+
+        def gone() -> None:
+            jobs = {t["labels"].get("job") for t in self.targets()}
+            assert JOB_NODE not in jobs, f"job {JOB_NODE} still among the active targets ({sorted(jobs)})"
+
+        self._wait(gone, f"job {JOB_NODE} removed by the reload")
 
     # -- readiness ----------------------------------------------------------------------------------
     def targets(self) -> list[dict[str, Any]]:
@@ -315,9 +356,10 @@ class LocalStack:
                 "--collector.textfile", f"--collector.textfile.directory={textfiles}"]
 
     def _app_argv(self, port: int) -> list[str]:
+        workers = ["--workers", str(self.spec.app_workers)] if self.spec.app_workers != 1 else []
         return [
             sys.executable, "-m", "uvicorn", "main:app", "--app-dir", str(APP_DIR),
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *workers,
         ]  # fmt: skip
 
     def _prometheus_argv(self, port: int) -> list[str]:
@@ -330,6 +372,7 @@ class LocalStack:
             f"--config.file={config}",
             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *(["--web.enable-lifecycle"] if self.spec.lifecycle else []),
         ]
 
 

@@ -22,6 +22,8 @@ from monitoring_conformance.settings import REPO_ROOT
 
 PROFILES_DIR = REPO_ROOT / "fixtures" / "profiles"
 VARIABLES = ("app_namespace", "monitoring_namespace", "release")
+#: Filled in by the check itself, not by bind(): the rate window that follows the real scrape interval.
+CHECK_VARIABLES = {"metrics.request_rate": ("rate_window",)}
 DEFAULT_INTERVAL = 0.5
 MAX_INTERVAL = 1.0
 _VAR = re.compile(r"\$\{([^}]*)\}")
@@ -42,14 +44,18 @@ _COMMON = {
     "interval": Field("interval", hint="interval: 0.5"),
     "note": Field("text", hint='note: "why this entry differs"'),
 }
+#: The scrape job of the app under test: its targets must be the process (host) the suite reaches.
+_APP_JOB = Field("text", hint="app_job: todo-backend")
 _SERIES = {
     "queries": Field("queries", required=True, hint='queries: {node_cpu: node_cpu_seconds_total}'),
     "threshold": Field("count", default=1, hint="threshold: 1"),
+    "app_job": _APP_JOB,
 }
 SCHEMAS: dict[str, dict[str, Field]] = {
     "stack.prometheus_targets": {
         "jobs": Field("texts", required=True, hint="jobs: [prometheus, todo-backend]"),
         "threshold": Field("count", default=1, hint="threshold: 1"),
+        "app_job": _APP_JOB,
     },
     "metrics.cpu": _SERIES,
     "metrics.memory": _SERIES,
@@ -64,6 +70,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         ),
         "traffic": Field("count", default=20, hint="traffic: 20"),
         "threshold": Field("number", default=0, hint="threshold: 0"),
+        "app_job": _APP_JOB,
     },
     "dashboards.provisioned": {},
     "dashboards.panels_have_data": {
@@ -307,10 +314,11 @@ def _check_variables(path: Path, rid: str, options: Mapping[str, Any]) -> None:
     for key, value in options.items():
         for text in _strings(value):
             for name in _VAR.findall(text):
-                if name not in VARIABLES:
+                known = (*VARIABLES, *CHECK_VARIABLES.get(rid, ()))
+                if name not in known:
                     raise UsageError(
                         f"{path}: requirements.{rid}.{key}: unknown variable ${{{name}}}; "
-                        f"use one of {', '.join('${' + v + '}' for v in VARIABLES)}"
+                        f"use one of {', '.join('${' + v + '}' for v in known)}"
                     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks import prometheus as checks
+from monitoring_conformance.fixtures import Suite
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
 from monitoring_conformance.wait import Clock
@@ -11,6 +12,7 @@ from monitoring_conformance.wait import Clock
 
 @requirement("stack.prometheus_targets")
 def test_required_scrape_jobs_are_up(
-    prometheus: Prometheus, spec: Spec, record: Record, clock: Clock | None
+    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
 ) -> None:
-    checks.jobs_up(prometheus, spec, record, clock=clock)
+    pods = suite.stack.app_identity if suite.stack is not None else None
+    checks.jobs_up(prometheus, spec, record, app=suite.client("app"), pods=pods, clock=clock)

@@ -16,6 +16,13 @@ VectorValue = Series | Mapping[str, Any] | Callable[[], Series]
 #: The moment every vector is evaluated at.
 EVAL_TIME = 1795000000.25
 
+#: The freshness query of checks.evidence.age_expr: each series of the inner expression with its age.
+_AGE = re.compile(r"^time\(\) - timestamp\((?P<expr>.*)\)$", re.DOTALL)
+#: The age (seconds) of every series' newest sample unless ``ages`` says otherwise: fresh at any interval.
+DEFAULT_AGE = 0.5
+
+_KEY = r'"' + KEY_LABEL + r'", (?P<key>"(?:[^"\\]|\\.)*"), "", ""\)'
+_AGE_EACH = re.compile(r"label_replace\(time\(\) - timestamp\((?P<expr>.*?)\), " + _KEY)
 _COUNT_EACH = re.compile(
     r'label_replace\(count\((?P<expr>.*?)\), "' + KEY_LABEL + r'", (?P<key>"(?:[^"\\]|\\.)*"), "", ""\)'
 )
@@ -41,6 +48,9 @@ class PrometheusDouble(RecordedTransport):
     ``query`` (a callable taking the expression) overrides both. count_each's combined expression is
     answered from ``vectors`` (the number of series of each inner expression).
     ``ready`` False (or a body string) makes /-/ready answer 503.
+    ``time() - timestamp(expr)`` (the freshness query) gives each series of ``expr`` the age ``ages[expr]``
+    (default :data:`DEFAULT_AGE`): like Prometheus, which returns a series for up to 5 minutes after its
+    last sample, with that sample's timestamp.
     """
 
     base_url = "http://prometheus.test"
@@ -54,9 +64,11 @@ class PrometheusDouble(RecordedTransport):
         targets: Any = None,
         buildinfo: Any = None,
         ready: bool | str = True,
+        ages: Mapping[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.ages = dict(ages or {})
         self.vectors = dict(vectors or {})
         self.errors = dict(errors or {})
         self.query_handler = query
@@ -88,6 +100,21 @@ class PrometheusDouble(RecordedTransport):
             return bad_data(self.errors[expr])
         if expr in self.vectors:
             return self._answer(self.vectors[expr])
+        each = list(_AGE_EACH.finditer(expr))
+        if each:
+            found: list[tuple[Mapping[str, str], float]] = []
+            for part in each:
+                inner = part.group("expr")
+                if inner in self.errors:
+                    return bad_data(self.errors[inner])
+                key = {KEY_LABEL: _unquote(part.group("key"))}
+                found += [({**labels, **key}, age) for labels, age in self._aged(inner)]
+            return vector(found)
+        aged = _AGE.match(expr)
+        if aged:
+            if aged.group("expr") in self.errors:
+                return bad_data(self.errors[aged.group("expr")])
+            return vector(self._aged(aged.group("expr")))
         parts = list(_COUNT_EACH.finditer(expr))
         if parts:
             counted = []
@@ -110,6 +137,11 @@ class PrometheusDouble(RecordedTransport):
         if isinstance(value, Mapping):
             return [(item["metric"], float(item["value"][1])) for item in value["data"]["result"]]
         return value
+
+    def _aged(self, expr: str) -> list[tuple[Mapping[str, str], float]]:
+        """The series of ``expr`` without their name, each with the age ``ages`` gives it."""
+        age = self.ages.get(expr, DEFAULT_AGE)
+        return [({k: v for k, v in dict(m).items() if k != "__name__"}, age) for m, _ in self._series(expr)]
 
     def _answer(self, value: VectorValue) -> Any:
         if callable(value):

@@ -34,6 +34,8 @@ class Scenario:
     fails: frozenset[str]
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stop_app: bool = False
+    stale_node: bool = False  # node_exporter dies, then Prometheus restarts on the same data
+    remove_node: bool = False  # a configuration reload removes the node job
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -85,6 +87,40 @@ SCENARIOS: dict[str, Scenario] = {
         },
         stop_app=True,
     ),
+    # Prometheus's todo-backend job scrapes a second backend, not the one the suite sends traffic to
+    # (another deployment, a staging copy). Every requirement that counts the app's series must fail on
+    # identity (process_start_time_seconds differs), naming the scraped instance and the app reached;
+    # the app itself is healthy.
+    "other-backend-scraped": Scenario(
+        StackSpec(scrape_decoy=True),
+        frozenset({"stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate"}),
+        {
+            rid: ("Prometheus scrapes job=todo-backend at instance=127.0.0.1:", "another process's")
+            for rid in ("stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate")
+        },
+    ),
+    # node_exporter dies, then Prometheus restarts on the same data: no staleness markers, so the node
+    # series' last samples stay visible for 5 minutes. Only cpu and memory count them, and must not.
+    "stale-node-series": Scenario(
+        StackSpec(),
+        frozenset({"metrics.cpu", "metrics.memory"}),
+        {
+            "metrics.cpu": ("node_cpu_seconds_total", "stale:", "newest sample", "job=node"),
+            "metrics.memory": ("node_memory_MemAvailable_bytes", "stale:", "newest sample", "job=node"),
+        },
+        stale_node=True,
+    ),
+    # A configuration reload removes the node job (node_exporter still runs). Its series may stay visible
+    # for a while; with no active target of their job they are stale whatever their age.
+    "node-job-removed": Scenario(
+        StackSpec(lifecycle=True),
+        frozenset({"metrics.cpu", "metrics.memory"}),
+        {
+            "metrics.cpu": ("node_cpu_seconds_total", "0 fresh"),
+            "metrics.memory": ("node_memory_MemAvailable_bytes", "0 fresh"),
+        },
+        remove_node=True,
+    ),
 }
 
 
@@ -93,6 +129,10 @@ def _run_scenario(name: str, scenario: Scenario, stack: LocalStack, suite: Suite
     if scenario.stop_app:
         stack.stop_app()
         stack.wait_target_health(JOB_APP, "down")
+    if scenario.stale_node:
+        stack.kill_node_and_restart_prometheus()
+    if scenario.remove_node:
+        stack.remove_node_job()
     return suite.run(
         name, prometheus_url=stack.prometheus_url, app_url=stack.app_url, timeout_scale=BROKEN_TIMEOUT_SCALE
     )

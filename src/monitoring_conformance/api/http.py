@@ -213,9 +213,17 @@ class Endpoint:
         ok: Collection[int] | None = None,
         hints: Mapping[int, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> requests.Response:
-        """Send one request with the endpoint's timeouts; translate failures into readable errors."""
+        """Send one request with the endpoint's timeouts; translate failures into readable errors.
+
+        ``timeout`` (seconds left of a caller's budget) caps both the connect and the read timeout.
+        """
         url = self.url(path)
+        limits = self.timeouts
+        if timeout is not None:
+            cap = max(timeout, 0.05)
+            limits = (min(limits[0], cap), min(limits[1], cap))
         try:
             response = self.session.request(
                 method,
@@ -223,7 +231,7 @@ class Endpoint:
                 params=params,
                 json=json_body,
                 headers=dict(headers) if headers else None,
-                timeout=self.timeouts,
+                timeout=limits,
                 verify=self.session.verify,
             )
         except requests.RequestException as exc:

@@ -57,6 +57,8 @@ class Target:
     last_scrape: str
     scrape_pool: str
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``scrapeInterval`` in seconds (Prometheus >= 2.30 reports it per target); None when not reported.
+    scrape_interval: float | None = None
 
     @property
     def up(self) -> bool:
@@ -167,6 +169,7 @@ class Prometheus:
                     last_scrape=str(item.get("lastScrape", "")),
                     scrape_pool=str(item.get("scrapePool", "")),
                     labels=labels,
+                    scrape_interval=parse_duration(item.get("scrapeInterval")),
                 )
             )
         return targets
@@ -268,3 +271,17 @@ def _number(text: Any) -> float:
         return float(text)
     except (TypeError, ValueError):
         return math.nan
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
+
+
+def parse_duration(text: Any) -> float | None:
+    """A Prometheus duration (``15s``, ``1m30s``, ``500ms``) in seconds; None for anything else."""
+    if not isinstance(text, str) or not text:
+        return None
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)

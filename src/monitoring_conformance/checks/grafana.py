@@ -71,8 +71,9 @@ def dashboard_provisioned(
             look_next=f"the dashboard ConfigMaps and the Grafana sidecar's log; {GRAFANA_HINT}",
         )
     finally:
-        record.add_evidence(f"GET /api/search, GET /api/dashboards/uid/{uid} ({grafana.endpoint.describe()})",
-                            seen, case=uid)
+        record.add_evidence(
+            f"GET /api/search, GET /api/dashboards/uid/{uid} ({grafana.endpoint.describe()})", seen, case=uid
+        )
     _count_pass(record)
     return model
 
@@ -121,8 +122,9 @@ def panel_has_data(
             look_next="the query in Grafana's Explore; Prometheus targets and Loki labels in the diagnostics",
         )
     finally:
-        record.add_evidence(f"POST /api/ds/query from={range_from} ({grafana.endpoint.describe()})", seen,
-                            case=name)
+        record.add_evidence(
+            f"POST /api/ds/query from={range_from} ({grafana.endpoint.describe()})", seen, case=name
+        )
     _count_pass(record)
     return described
 

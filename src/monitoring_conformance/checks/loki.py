@@ -63,8 +63,13 @@ def canary_arrives(
     try:
         seen["canary_status"] = app.canary(token)
     except Exception as exc:
-        raise fail(record, "the canary request could not be sent", str(exc),
-                   request=request_line(app.endpoint), look_next="the Todo backend (app.unchanged)") from None
+        raise fail(
+            record,
+            "the canary request could not be sent",
+            str(exc),
+            request=request_line(app.endpoint),
+            look_next="the Todo backend (app.unchanged)",
+        ) from None
 
     def probe() -> float:
         end_ns = int((wall() + SKEW_S) * 1e9)
@@ -107,9 +112,13 @@ def canary_arrives(
         record.add_evidence(request, seen)
     record.measured = round(arrival, 3)
     if arrival > threshold:
-        raise fail(record, f"the canary line arrived after {arrival:.1f}s, more than {threshold:g}s",
-                   f"line: {seen.get('line')}", request=request_line(loki.endpoint),
-                   look_next="Alloy's log (batching, backoff) and Loki's ingester")
+        raise fail(
+            record,
+            f"the canary line arrived after {arrival:.1f}s, more than {threshold:g}s",
+            f"line: {seen.get('line')}",
+            request=request_line(loki.endpoint),
+            look_next="Alloy's log (batching, backoff) and Loki's ingester",
+        )
     record.message = f"canary arrived after at most {arrival:.1f}s under {seen['streams'][0]}"
     return arrival
 

@@ -1,103 +1,88 @@
-"""Checks answered by Prometheus alone: scrape jobs up, named series present, request rate positive."""
+"""Checks answered by Prometheus: scrape jobs up, named series present and fresh, request rate positive.
+
+With ``app_job`` in the profile entry and an app endpoint, the app job's targets and series must be the
+process the suite reaches (:mod:`checks.evidence`); the request rate lives in :mod:`checks.rate`.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
-from monitoring_conformance.api.app import Traffic
-from monitoring_conformance.api.http import Endpoint
-from monitoring_conformance.api.prometheus import Prometheus, count_each_expr
+from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import Poll, expect
+from monitoring_conformance.checks.evidence import (
+    Age,
+    Fingerprinted,
+    Identity,
+    PodIdentity,
+    ages_each,
+    ages_each_expr,
+    identify,
+    identify_pods,
+    intervals,
+    targets_hint,
+)
+from monitoring_conformance.checks.rate import (
+    BURST_EVERY_S,
+    MIN_BURST_GAP_S,
+    CounterBaseline,
+    above,
+    request_rate,
+)
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.wait import CONFIG, Clock
+from monitoring_conformance.targets.identity import AppEndpoints
+from monitoring_conformance.wait import Clock
 
-#: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
-#: counted the previous one (the counter caught up: one scrape later), but not more often than this...
-MIN_BURST_GAP_S = 1.0
-#: ...and at the latest this long after the previous burst (a counter that never catches up).
-BURST_EVERY_S = 5.0
+__all__ = [
+    "BURST_EVERY_S",
+    "MIN_BURST_GAP_S",
+    "CounterBaseline",
+    "above",
+    "jobs_up",
+    "request_rate",
+    "series_present",
+    "targets_hint",
+]
 
 
-@dataclass
-class CounterBaseline:
-    """Where the request-rate check measures the profile's ``counter`` from, across drops of the sum.
+def _identity_of(
+    prometheus: Prometheus,
+    app: Any,
+    spec: Spec,
+    history: list[float | None],
+    pods: Callable[[], AppEndpoints] | None = None,
+) -> Identity | PodIdentity | None:
+    """The app job's identity for this attempt, or None when the entry names no app_job or no app.
 
-    ``counter`` is a sum over series. It drops when the backend restarts (its series starts again from 0)
-    and also while one series is missing for a scrape or two. A drop moves the baseline down to the
-    dropped value, and only POSTs acknowledged from then on must show (``acked_before``); if the sum comes
-    back to its peak before the drop, a series was only missing, and the earlier baseline is restored (else
-    that series' return would pass for growth the suite's POSTs made).
+    ``pods`` (kube targets): the app Service's endpoints; else the app's process_start_time_seconds.
     """
-
-    before: float = 0.0  # the value growth is measured from
-    acked_before: int = 0  # POSTs acknowledged before ``before`` was taken: not required to show
-    last: float = 0.0
-    peak: float = 0.0
-    resets: int = 0  # drops that still stand
-    saved: tuple[float, int, float] | None = None  # (before, acked_before, peak) from before the first drop
-
-    @classmethod
-    def first(cls, value: float | None) -> CounterBaseline:
-        """The baseline before the first burst: no series yet counts as 0 (born with the first POST)."""
-        start = value if value is not None and math.isfinite(value) else 0.0
-        return cls(start, 0, start, start)
-
-    def observe(self, value: float | None, acked: int) -> bool:
-        """Take one reading; True when it is a drop (the caller sends one more burst at once)."""
-        if value is None or not math.isfinite(value):
-            return False
-        dropped = value < self.last
-        if dropped:
-            if self.saved is None:
-                self.saved = (self.before, self.acked_before, self.peak)
-            self.before, self.acked_before = value, acked
-            self.resets += 1
-        elif self.saved is not None and value >= self.saved[2]:
-            self.before, self.acked_before, _ = self.saved  # back at the old peak: a gap, not a restart
-            self.saved, self.resets = None, 0
-        self.last = value
-        self.peak = max(self.peak, value)
-        return dropped
-
-
-class TrafficSource(Protocol):
-    """The Todo backend as the request-rate check uses it (api.app.TodoApp)."""
-
-    endpoint: Endpoint
-
-    def traffic(self, n: int) -> Traffic: ...
-
-
-def targets_hint(prometheus: Prometheus, jobs: list[str] | None = None) -> str:
-    """One line about unhealthy scrape targets, for a failure's ``look next``. Costs one request."""
-    try:
-        targets = prometheus.targets()
-    except Exception as exc:  # a hint must not replace the failure it explains
-        return f"Prometheus targets could not be listed ({exc}); check Prometheus itself"
-    down = [t for t in targets if not t.up and (jobs is None or t.job in jobs)]
-    if not down:
-        jobs_seen = sorted({t.job for t in targets})
-        return (
-            f"Prometheus targets: all {len(targets)} up (jobs: {', '.join(jobs_seen) or 'none'});"
-            " is the job that exports these series missing from the scrape configuration?"
-        )
-    shown = "; ".join(
-        f'job={t.job} is {t.health.upper()}: "{t.last_error or "no error text"}" ({t.scrape_url})'
-        for t in down[:4]
-    )
-    more = f"; and {len(down) - 4} more" if len(down) > 4 else ""
-    return f"Prometheus targets ({shown}{more}) in the diagnostics section"
+    job = spec.options.get("app_job")
+    if not job or app is None:
+        return None
+    if pods is not None:
+        return identify_pods(prometheus, app.describe(), str(job), pods)
+    if not isinstance(app, Fingerprinted):
+        return None
+    return identify(prometheus, app, str(job), history=history)
 
 
 def jobs_up(
-    prometheus: Prometheus, spec: Spec, record: Record, *, clock: Clock | None = None
+    prometheus: Prometheus,
+    spec: Spec,
+    record: Record,
+    *,
+    app: Any = None,
+    pods: Callable[[], AppEndpoints] | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, int]:
     """stack.prometheus_targets: Prometheus is ready, and for each required job every active target is up
-    and there are at least ``threshold`` of them. Returns the healthy targets per job."""
+    and there are at least ``threshold`` of them; with ``app_job``, one target of that job is the process
+    the suite reaches. Returns the healthy targets per job."""
     jobs = spec.texts("jobs")
+    history: list[float | None] = []
+    found: dict[str, Identity | PodIdentity | None] = {"identity": None}
     need = int(spec.threshold or 1)
     record.threshold = len(jobs)
     seen: dict[str, tuple[int, int]] = {}
@@ -129,6 +114,9 @@ def jobs_up(
                 problems.append(
                     f"job={job}: {up} of {len(mine)} targets up, need all and at least {need}{detail}"
                 )
+        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
+        if identity is not None and identity.problem():
+            problems.append(f"job={identity.job}: {identity.problem()}")
         expect(not problems, "; ".join(problems))
         return {job: up for job, (up, _) in seen.items()}
 
@@ -146,184 +134,111 @@ def jobs_up(
             {
                 "targets_up_per_job": {job: f"{up}/{total}" for job, (up, total) in seen.items()},
                 "down_targets": list(down),
+                "identity": _identity_evidence(found["identity"], spec),
             },
         )
     shown = ", ".join(f"{job} {up}/{seen[job][1]}" for job, up in counts.items())
-    record.message = f"Prometheus ready; targets up per required job: {shown}"
+    record.message = f"Prometheus ready; targets up per required job: {shown}{_same(found['identity'])}"
     return counts
 
 
 def series_present(
-    prometheus: Prometheus, spec: Spec, record: Record, *, clock: Clock | None = None
+    prometheus: Prometheus,
+    spec: Spec,
+    record: Record,
+    *,
+    app: Any = None,
+    pods: Callable[[], AppEndpoints] | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, int]:
-    """metrics.cpu / metrics.memory / metrics.pod_status: every named query has enough series.
+    """metrics.cpu / metrics.memory / metrics.pod_status: every named query has enough fresh series.
 
-    One HTTP request per attempt for all queries of the requirement (``count_each``).
+    A series counts only while its newest sample is younger than a few scrape intervals of its own target
+    (:func:`checks.evidence.judge`); with ``app_job``, a series of that job counts only when it comes from
+    the instance whose ``process_start_time_seconds`` equals the app's (the process the suite reaches).
+    Two requests per attempt (targets, one combined query), plus the identity reads.
     """
     queries = spec.mapping("queries")
     need = int(spec.threshold or 1)
+    app_job = spec.options.get("app_job")
     record.threshold = need
     counts: dict[str, int] = {}
+    seen: dict[str, list[Age]] = {}
+    history: list[float | None] = []
+    found: dict[str, Identity | PodIdentity | None] = {"identity": None}
 
     def probe() -> dict[str, int]:
         counts.clear()
-        counts.update(prometheus.count_each(queries))
-        short = [f"{counts[n]} series for {n}: {queries[n]}" for n in queries if counts[n] < need]
+        seen.clear()
+        known = intervals(prometheus.targets())
+        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
+        short = []
+        seen.update(ages_each(prometheus, queries, known))
+        for name, expr in queries.items():
+            aged = seen[name]
+            fresh = [a for a in aged if a.fresh]
+            other = []
+            if identity is not None:
+                other = [
+                    a
+                    for a in fresh
+                    if a.labels.get("job") == app_job and a.labels.get("instance", "") not in identity.matched
+                ]
+                fresh = [a for a in fresh if a not in other]
+            counts[name] = len(fresh)
+            if counts[name] >= need:
+                continue
+            why = [f"{len(aged)} series, {counts[name]} fresh for {name}: {expr}"]
+            stale = [a for a in aged if not a.fresh]
+            if stale:
+                oldest = max(stale, key=lambda a: a.age)
+                why.append(f"stale: {len(stale)} series, oldest: {oldest.describe()}")
+            if other and identity is not None:
+                why.append(identity.problem() or "series of another instance of job=" + str(app_job))
+            short.append(" (".join(why[:1]) + (" (" + "; ".join(why[1:]) + ")" if why[1:] else ""))
         expect(not short, "; ".join(short))
         return dict(counts)
 
     poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint,))
     try:
-        found = poll.until(
+        result = poll.until(
             probe,
-            what=f"expected at least {need} series for each of {', '.join(queries)}",
+            what=f"expected at least {need} fresh series for each of {', '.join(queries)}",
             look_next=lambda: targets_hint(prometheus),
         )
-        record.message = "series per query: " + ", ".join(f"{name} {n}" for name, n in found.items())
-        return found
+        record.message = (
+            "fresh series per query: "
+            + ", ".join(f"{name} {n}" for name, n in result.items())
+            + f"; newest sample age at most {_oldest(seen):.1f}s{_same(found['identity'])}"
+        )
+        return result
     finally:
         record.measured = min(counts.values()) if counts else 0
         record.add_evidence(
-            f"GET /api/v1/query?query={count_each_expr(queries)} ({prometheus.endpoint.describe()})",
-            {"series_per_query": dict(counts), "queries": dict(queries)},
-        )
-
-
-def request_rate(
-    prometheus: Prometheus,
-    app: TrafficSource,
-    spec: Spec,
-    record: Record,
-    *,
-    clock: Clock | None = None,
-) -> float:
-    """metrics.request_rate: the suite's own traffic is counted, and the rate query is above the threshold.
-
-    A positive rate alone proves little (liveness probes and other clients keep it up), so the check reads
-    the profile's ``counter`` (a sum of ``http_requests_total`` that only the suite's POSTs move) before the
-    first burst, and requires:
-
-    * at least one POST of the suite acknowledged (2xx) by the backend;
-    * the counter grown by at least the number of acknowledged POSTs;
-    * the rate query finite and above the threshold.
-
-    One burst of ``traffic`` requests first. A series born in that burst shows no growth yet (``rate()``
-    needs the counter to grow between two scrapes), so while the rate is not above the threshold, one more
-    burst goes out as soon as the counter shows that Prometheus scraped the previous one (at most one per
-    :data:`MIN_BURST_GAP_S`), else every :data:`BURST_EVERY_S` seconds. That adapts to any scrape
-    interval, and on a fresh stack the rate shows one scrape after the second burst. Total traffic is
-    bounded by the budget.
-
-    A counter without a series before the first burst counts as 0 (the series is born with the first
-    POST). A counter that goes *down* (the backend restarted) is measured again from the lower value: only
-    POSTs acknowledged after it count, and one more burst goes out at once (the POSTs before it may or may
-    not be in the lower value); see :class:`CounterBaseline` for a series that was only missing.
-    """
-    query = spec.text("query")
-    counter = spec.text("counter")
-    burst = int(spec.number("traffic"))
-    threshold = float(spec.threshold or 0.0)
-    record.threshold = threshold
-    clk = clock or CONFIG.clock
-    sent = Traffic()
-    state: dict[str, Any] = {
-        "bursts": 0, "last_burst": 0.0, "rate": None, "after": None, "growth": 0.0, "burst_now": False,
-        "base": CounterBaseline(),
-    }  # fmt: skip
-
-    def probe() -> float:
-        if state["bursts"] == 0:
-            state["base"] = CounterBaseline.first(prometheus.scalar(counter))
-        base: CounterBaseline = state["base"]
-        required = sent.posts_ok - base.acked_before  # acknowledged since the baseline
-        rate_low = state["rate"] is None or not above(state["rate"], threshold)
-        since = clk.now() - state["last_burst"]
-        scraped = 0 < required <= state["growth"]  # Prometheus has counted every burst so far
-        if state["bursts"] == 0 or state["burst_now"] or (
-            rate_low and (since >= BURST_EVERY_S or (scraped and since >= MIN_BURST_GAP_S))
-        ):
-            state["bursts"] += 1
-            state["burst_now"] = False
-            state["last_burst"] = clk.now()
-            sent.add(app.traffic(burst))
-        value = prometheus.scalar(query)
-        state["rate"] = value
-        after = prometheus.scalar(counter)
-        state["after"] = after
-        if base.observe(after, sent.posts_ok):
-            state["burst_now"] = True  # POSTs from before the drop may be in the lower value: send new ones
-        required = sent.posts_ok - base.acked_before
-        growth = (after or 0.0) - base.before
-        state["growth"] = growth if math.isfinite(growth) else 0.0
-        since_what = "the counter's reset" if base.resets else "the first burst"
-        problems = []
-        if sent.posts_ok == 0:
-            problems.append(f"no POST of the suite was acknowledged ({sent.describe()})")
-        elif required <= 0:
-            problems.append(f"{counter} went down (a reset, {base.resets} so far): no POST of the suite "
-                            "acknowledged since, one more burst goes out")
-        elif not (math.isfinite(growth) and growth >= required):
-            problems.append(
-                f"{counter} grew by {_shown(growth if after is not None else None)} since {since_what},"
-                f" expected at least {required} (the acknowledged POSTs)"
-            )
-        if value is None or not above(value, threshold):
-            problems.append(f"request rate is {_shown(value)} after {sent.describe()}: {query}")
-        expect(not problems, "; ".join(problems))
-        assert value is not None
-        return value
-
-    poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
-    try:
-        rate = poll.until(
-            probe,
-            what=(
-                f"the suite's acknowledged POSTs counted by {counter}, and request rate above"
-                f" {threshold:g} req/s: {query}"
-            ),
-            look_next=lambda: targets_hint(prometheus),
-        )
-        base = state["base"]
-        growth = float(state["after"] or 0.0) - base.before
-        counted = sent.posts_ok - base.acked_before
-        reset = f", measured from the last of {base.resets} counter reset(s)" if base.resets else ""
-        record.message = (
-            f"{rate:g} req/s; {counter} grew by {growth:g} for {counted} acknowledged POSTs{reset}"
-            f" ({sent.answered} generated requests)"
-        )
-        return rate
-    finally:
-        rate_seen = state["rate"]
-        record.measured = round(rate_seen, 6) if rate_seen is not None and math.isfinite(rate_seen) else None
-        if rate_seen is not None and not math.isfinite(rate_seen):
-            record.note(f"the rate query returned {rate_seen}, not a finite number")
-        record.add_evidence(
-            f"GET /api/v1/query?query={query}, GET /api/v1/query?query={counter}"
+            f"GET /api/v1/targets, GET /api/v1/query?query={ages_each_expr(queries)}"
             f" ({prometheus.endpoint.describe()})",
             {
-                "rate": _json_number(rate_seen),
-                "counter_before": _json_number(state["base"].before if state["bursts"] else None),
-                "counter_after": _json_number(state["after"]),
-                "requests_answered": sent.answered,
-                "posts": sent.posts,
-                "posts_acknowledged": sent.posts_ok,
-                "counter_resets": state["base"].resets,
-                "traffic_error": sent.error or None,
+                "series_per_query": dict(counts),
+                "queries": dict(queries),
+                "sample_age_s": {name: [a.describe() for a in aged[:5]] for name, aged in seen.items()},
+                "identity": _identity_evidence(found["identity"], spec),
             },
         )
 
 
-def above(value: float, threshold: float) -> bool:
-    """``value > threshold`` for a finite ``value`` only: NaN or infinity never passes a threshold."""
-    return math.isfinite(value) and value > threshold
+def _oldest(seen: dict[str, list[Age]]) -> float:
+    return max((a.age for aged in seen.values() for a in aged if a.fresh), default=0.0)
 
 
-def _shown(value: float | None) -> str:
-    return "no series" if value is None else f"{value:g}"
+def _same(identity: Identity | PodIdentity | None) -> str:
+    if identity is None or not identity.matched:
+        return ""
+    return f"; job={identity.job} instance {', '.join(identity.matched)} is the app the suite reaches"
 
 
-def _json_number(value: float | None) -> float | str | None:
-    """A figure for evidence: finite numbers as they are, NaN/Inf as text (JSON has no NaN)."""
-    if value is None or math.isfinite(value):
-        return value
-    return str(value)
+def _identity_evidence(identity: Identity | PodIdentity | None, spec: Spec) -> dict[str, Any] | str:
+    if identity is not None:
+        return identity.evidence()
+    if spec.options.get("app_job"):
+        return "not checked: no app endpoint with process_start_time_seconds"
+    return "not checked: the profile entry names no app_job"

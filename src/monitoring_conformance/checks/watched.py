@@ -27,11 +27,15 @@ from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.checks.base import NotVerifiable, fail
 from monitoring_conformance.requirement import Record
 
-LOOK_NEXT = ("the Grafana pod's events and log (image pull, plugins, database), and the install phase's "
-             "timing; Grafana health and search in the diagnostics section")
+LOOK_NEXT = (
+    "the Grafana pod's events and log (image pull, plugins, database), and the install phase's "
+    "timing; Grafana health and search in the diagnostics section"
+)
 #: How to get a measurement when the install did not deploy a fresh Grafana.
-FRESH_FIX = ("to measure it, install where the release is not: `helm uninstall <release> -n <namespace>` "
-             "first, or (kind) `kind delete cluster --name <cluster>` and run again")
+FRESH_FIX = (
+    "to measure it, install where the release is not: `helm uninstall <release> -n <namespace>` "
+    "first, or (kind) `kind delete cluster --name <cluster>` and run again"
+)
 
 
 def usable(observation: Mapping[str, Any] | None, dashboard_uid: str) -> bool:
@@ -63,18 +67,25 @@ def not_fresh_reason(observation: Mapping[str, Any]) -> str:
                 "deploys Grafana (the chart's Grafana values, `kubectl get pods -A -l "
                 f"{selector}`) and the namespace given to the run")
     if redeployed is False:
-        return (f"{deployment} did not redeploy Grafana: no Grafana pod was created after t0 (pods: {shown});"
-                " the Grafana that answers was already running, so its ready time was not measured; "
-                + FRESH_FIX)
+        return (
+            f"{deployment} did not redeploy Grafana: no Grafana pod was created after t0 (pods: {shown});"
+            " the Grafana that answers was already running, so its ready time was not measured; " + FRESH_FIX
+        )
     stopped = f"{observation.get('stopped')}; last: {observation.get('last')}"
     if redeployed is None:
-        return (f"the Grafana pods could not be listed, so whether {deployment} deployed Grafana is unknown"
-                f" ({stopped})")
+        return (
+            f"the Grafana pods could not be listed, so whether {deployment} deployed Grafana is unknown"
+            f" ({stopped})"
+        )
     if observation.get("answered"):
-        return (f"Grafana answered only while a pod from before t0 was still alive (pods: {shown}), so "
-                f"whether the new deployment answered is unknown (the watch stopped: {stopped})")
-    return (f"a Grafana pod from before t0 was still alive (pods: {shown}), so Grafana may have been ready "
-            f"before t0 and a poll now cannot bound its ready time; {FRESH_FIX}")
+        return (
+            f"Grafana answered only while a pod from before t0 was still alive (pods: {shown}), so "
+            f"whether the new deployment answered is unknown (the watch stopped: {stopped})"
+        )
+    return (
+        f"a Grafana pod from before t0 was still alive (pods: {shown}), so Grafana may have been ready "
+        f"before t0 and a poll now cannot bound its ready time; {FRESH_FIX}"
+    )
 
 
 def judge(
@@ -93,7 +104,9 @@ def judge(
     record.add_evidence(
         f"GET /api/health, GET /api/dashboards/uid/{observation.get('dashboard_uid')} every {interval}s"
         f" while the chart was installed ({via}); {observation.get('pods_source', 'Grafana pods')}",
-        dict(observation), t0=t0, t0_source=source,
+        dict(observation),
+        t0=t0,
+        t0_source=source,
     )
     record.note(
         "how it is measured: Grafana was polled from the start of `helm upgrade --install` (t0); the figure"

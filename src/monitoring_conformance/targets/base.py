@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from monitoring_conformance.api.http import Endpoint
+    from monitoring_conformance.targets.identity import AppEndpoints
 
 
 @dataclass
@@ -30,6 +32,9 @@ class Stack:
     #: for a t0 that was not watched, the kube targets' one look at the Grafana pods (redeployed, fresh);
     #: empty: nothing known (urls target).
     grafana_ready_evidence: dict[str, Any] = field(default_factory=dict)
+    #: The ready endpoints behind the app Service the suite talks to, read on each call (kube targets);
+    #: None: the target has no Service (urls: the app's process_start_time_seconds is the identity).
+    app_identity: Callable[[], AppEndpoints] | None = None
 
 
 class Target(Protocol):

@@ -31,6 +31,7 @@ from monitoring_conformance.progress import terminal
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.targets.identity import ServiceEndpoints
 from monitoring_conformance.tools.helm import Helm
 
 Echo = Callable[[str], None]
@@ -290,12 +291,15 @@ class Connection:
                 grafana_login(endpoints["grafana"], *credentials)
             except ConformanceError as exc:
                 echo(f"[{target}] Grafana login through the API-server proxy failed: {exc}")
+        ns_key, service, _, _ = SERVICES["app"]
+        session, api_base = self.session()  # a session of its own: its requests are not the app's
         return Stack(
             target=target,
             prometheus=endpoints["prometheus"],
             grafana=endpoints["grafana"],
             loki=endpoints["loki"],
             app=endpoints["app"],
+            app_identity=ServiceEndpoints(session, api_base, self.namespaces[ns_key], service),
             t0=t0,
             t0_source=t0_source,
             namespaces=dict(self.namespaces),

@@ -104,7 +104,7 @@ def test_posts_for_matches_what_traffic_sends(n: int) -> None:
 def test_traffic_counts_answers_whatever_their_status_but_acknowledges_only_2xx() -> None:
     done = client(TodoAppDouble(broken={"create": 500})).traffic(4)
     assert (done.answered, done.posts, done.posts_ok) == (4, 1, 0)
-    assert done.describe() == "4 requests answered, 0 of 1 POSTs acknowledged (2xx)"
+    assert done.describe() == "4 requests answered, 0 of 1 POSTs acknowledged (2xx), 1 answered 5xx"
 
 
 @pytest.mark.parametrize("n", [-1, MAX_TRAFFIC + 1])
@@ -115,12 +115,12 @@ def test_traffic_is_bounded(n: int) -> None:
     assert double.calls == []
 
 
-def test_traffic_stops_on_a_transport_failure_and_keeps_the_error() -> None:
+def test_traffic_stops_after_three_transport_failures_in_a_row_and_keeps_the_error() -> None:
     double = TodoAppDouble(fail_all=connection_refused())
-    done = client(double).traffic(3)
-    assert (done.answered, done.posts, done.posts_ok) == (0, 0, 0)
+    done = client(double).traffic(9)
+    assert (done.answered, done.posts, done.posts_ok, done.failed) == (0, 1, 0, 3)
     assert "connection refused" in done.error
-    assert len(double.calls) == 1
+    assert len(double.calls) == 3
     assert done.describe().endswith(f"; traffic failed: {done.error}")
 
 

@@ -31,13 +31,17 @@ def make_record(rid: str) -> Record:
     return Record.new(rid)
 
 
-def targets_payload(*jobs: str) -> dict[str, Any]:
-    """A /api/v1/targets answer with one healthy target per job."""
+def targets_payload(*jobs: str, interval: str | None = None) -> dict[str, Any]:
+    """A /api/v1/targets answer with one healthy target per job (``instance`` = ``<job>:80``);
+    ``interval``: the ``scrapeInterval`` each reports (Prometheus >= 2.30), else none."""
     active = [
-        {"labels": {"job": job}, "health": "up", "scrapeUrl": f"http://{job}/metrics", "lastError": "",
-         "lastScrape": "2026-11-27T10:00:00Z", "scrapePool": job}
+        {"labels": {"job": job, "instance": f"{job}:80"}, "health": "up", "scrapeUrl": f"http://{job}/metrics",
+         "lastError": "", "lastScrape": "2026-11-27T10:00:00Z", "scrapePool": job}
         for job in jobs
     ]  # fmt: skip
+    if interval is not None:
+        for item in active:
+            item["scrapeInterval"] = interval
     return {"status": "success", "data": {"activeTargets": active, "droppedTargets": []}}
 
 

@@ -51,10 +51,15 @@ def kind_series(app: TodoAppDouble) -> dict[str, Any]:
     for spec in profile.requirements.values():
         for expr in spec.mapping("queries").values():
             series[expr] = [({"pod": "todo-backend-1"}, 1.0)]
-        if "query" in spec.options:
-            series[spec.text("query")] = [({}, 0.8)]
+        if "query" in spec.options:  # the window: 4 scrape intervals of 30 s (the targets below)
+            series[spec.text("query").replace("${rate_window}", "120s")] = [({}, 0.8)]
         if "counter" in spec.options:
             series[spec.text("counter")] = lambda: [({}, float(app.next_id - 1))]
+    # the scraped backend is the process the suite reaches (urls target: the start time of its /metrics)
+    series['process_start_time_seconds{job="todo-backend"}'] = [
+        ({"job": "todo-backend", "instance": "10.244.0.17:8000"}, 1.79499961245e09)
+    ]
+    series['up{job="todo-backend"}'] = [({"job": "todo-backend", "instance": "10.244.0.17:8000"}, 1.0)]
     restarts = profile.spec("app.unchanged")
     assert restarts is not None
     series[restarts.mapping("restarts")["query"]] = [({}, 0.0)]
@@ -91,7 +96,7 @@ def doubles(empty_panel: str | None = None) -> dict[str, Any]:
         "Prometheus": PrometheusDouble(
             vectors=kind_series(app),
             targets=targets_payload(
-                "apiserver", "kubelet", "node-exporter", "kube-state-metrics", "todo-backend"
+                "apiserver", "kubelet", "node-exporter", "kube-state-metrics", "todo-backend", interval="30s"
             ),
         ),
         "Grafana": GrafanaDouble(dashboards=boards, ds_query=answer(empty_panel)),

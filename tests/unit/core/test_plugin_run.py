@@ -17,12 +17,17 @@ from monitoring_conformance.cli import SUITE_DIR
 
 pytestmark = pytest.mark.unit
 
+#: The backend's series as Prometheus scrapes them from the double (its target's instance label).
+APP_TARGET = {"job": "todo-backend", "instance": "todo-backend:80"}
 HOST_SERIES = {
     'node_cpu_seconds_total{job="node"}': [({"cpu": "0"}, 1.0)],
-    'process_cpu_seconds_total{job="todo-backend"}': [({}, 2.0)],
+    'process_cpu_seconds_total{job="todo-backend"}': [(APP_TARGET, 2.0)],
     'node_memory_MemAvailable_bytes{job="node"}': [({}, 3.0)],
-    'process_resident_memory_bytes{job="todo-backend"}': [({}, 4.0)],
-    'sum(rate(http_requests_total{job="todo-backend",handler!~"/metrics|/healthz"}[30s]))': [({}, 1.5)],
+    'process_resident_memory_bytes{job="todo-backend"}': [(APP_TARGET, 4.0)],
+    # the window is 4 scrape intervals of the todo-backend target (1 s below)
+    'sum(rate(http_requests_total{job="todo-backend",handler!~"/metrics|/healthz"}[4s]))': [({}, 1.5)],
+    # the same process the suite reaches: the double's /metrics says the same start time
+    'process_start_time_seconds{job="todo-backend"}': [(APP_TARGET, 1.79499961245e09)],
 }
 COUNTER = 'sum(http_requests_total{job="todo-backend",handler="/api/{user_id}/tasks",method="POST"})'
 
@@ -36,7 +41,7 @@ def host_doubles(**series_overrides: Any) -> dict[str, RecordedTransport]:
     app = TodoAppDouble()
     series = {**HOST_SERIES, COUNTER: posts_counter(app), **series_overrides}
     prometheus = PrometheusDouble(
-        vectors=series, targets=targets_payload("prometheus", "todo-backend", "node")
+        vectors=series, targets=targets_payload("prometheus", "todo-backend", "node", interval="1s")
     )
     return {"Prometheus": prometheus, "Todo backend": app}
 
@@ -274,7 +279,7 @@ def test_rate_query_vector_helper_matches_the_profile() -> None:
 
     spec = load("host").spec("metrics.request_rate")
     assert spec is not None
-    assert spec.text("query") == expr
+    assert spec.text("query").replace("${rate_window}", "4s") == expr
     assert spec.text("counter") == COUNTER
     assert vector([])["data"]["result"] == []
 

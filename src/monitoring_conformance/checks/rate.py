@@ -1,0 +1,327 @@
+"""metrics.request_rate: the suite's own traffic is counted by Prometheus, on the app the suite reaches.
+
+The rate window follows the scrape interval of the app's job (``${rate_window}`` in the profile's query is
+:data:`RATE_WINDOW_INTERVALS` intervals); an interval too long for the budget fails at once, naming it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from monitoring_conformance.api.app import Traffic
+from monitoring_conformance.api.http import Endpoint
+from monitoring_conformance.api.prometheus import Prometheus, parse_duration
+from monitoring_conformance.checks.base import Poll, expect
+from monitoring_conformance.checks.evidence import (
+    DEFAULT_SCRAPE_INTERVAL_S,
+    Fingerprinted,
+    Identity,
+    PodIdentity,
+    identify,
+    identify_pods,
+    targets_hint,
+)
+from monitoring_conformance.errors import Unrecoverable
+from monitoring_conformance.profile import Spec
+from monitoring_conformance.requirement import Record
+from monitoring_conformance.targets.identity import AppEndpoints
+from monitoring_conformance.wait import CONFIG, Clock
+
+#: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
+#: counted the previous one (the counter caught up: one scrape later), but not more often than this...
+MIN_BURST_GAP_S = 1.0
+#: ...and at the latest this long after the previous burst (a counter that never catches up).
+BURST_EVERY_S = 5.0
+#: The rate window is this many scrape intervals of the app's job (``${rate_window}``); a fixed window in
+#: the query must be at least this long.
+RATE_WINDOW_INTERVALS = 4
+#: Scrape intervals the check needs within its budget: the series is born, scraped, grows, scraped again.
+INTERVALS_NEEDED = 3
+_WINDOW = re.compile(r"\[([0-9][0-9smhdwy.]*)\]")
+
+
+@dataclass
+class CounterBaseline:
+    """Where the request-rate check measures the profile's ``counter`` from, across drops of the sum.
+
+    ``counter`` is a sum over series. It drops when the backend restarts (its series starts again from 0)
+    and also while one series is missing for a scrape or two. A drop moves the baseline down to the
+    dropped value, and only POSTs acknowledged from then on must show (``acked_before``); if the sum comes
+    back to its peak before the drop, a series was only missing, and the earlier baseline is restored (else
+    that series' return would pass for growth the suite's POSTs made).
+    """
+
+    before: float = 0.0  # the value growth is measured from
+    acked_before: int = 0  # POSTs acknowledged before ``before`` was taken: not required to show
+    last: float = 0.0
+    peak: float = 0.0
+    resets: int = 0  # drops that still stand
+    saved: tuple[float, int, float] | None = None  # (before, acked_before, peak) from before the first drop
+
+    @classmethod
+    def first(cls, value: float | None) -> CounterBaseline:
+        """The baseline before the first burst: no series yet counts as 0 (born with the first POST)."""
+        start = value if value is not None and math.isfinite(value) else 0.0
+        return cls(start, 0, start, start)
+
+    def observe(self, value: float | None, acked: int) -> bool:
+        """Take one reading; True when it is a drop (the caller sends one more burst at once)."""
+        if value is None or not math.isfinite(value):
+            return False
+        dropped = value < self.last
+        if dropped:
+            if self.saved is None:
+                self.saved = (self.before, self.acked_before, self.peak)
+            self.before, self.acked_before = value, acked
+            self.resets += 1
+        elif self.saved is not None and value >= self.saved[2]:
+            self.before, self.acked_before, _ = self.saved  # back at the old peak: a gap, not a restart
+            self.saved, self.resets = None, 0
+        self.last = value
+        self.peak = max(self.peak, value)
+        return dropped
+
+    def restart(self, value: float | None, acked: int) -> None:
+        """The app's process changed (its start time did): measure from ``value`` and only POSTs from now.
+
+        A restart right after the baseline can leave the sum above its old value (the new process counted
+        the burst again), so the counter alone would not show it.
+        """
+        start = value if value is not None and math.isfinite(value) else 0.0
+        self.before, self.acked_before, self.last, self.peak = start, acked, start, start
+        self.saved = None
+        self.resets += 1
+
+
+class TrafficSource(Protocol):
+    """The Todo backend as the request-rate check uses it (api.app.TodoApp)."""
+
+    endpoint: Endpoint
+
+    def traffic(self, n: int, *, time_left: Callable[[], float] | None = None) -> Traffic: ...
+
+
+def rate_window(prometheus: Prometheus, spec: Spec, app_job: str | None) -> tuple[str, float, str]:
+    """The query with its window filled in, the scrape interval it follows, and where that came from.
+
+    Raises Unrecoverable when the interval makes the requirement unmeasurable within the budget, or when a
+    fixed window in the query is shorter than :data:`RATE_WINDOW_INTERVALS` intervals.
+    """
+    query = spec.text("query")
+    targets = prometheus.targets()
+    mine = [t for t in targets if app_job is None or t.job == app_job]
+    reported = [t.scrape_interval for t in mine if t.scrape_interval]
+    if not reported:  # Prometheus < 2.30: the interval is not known, so it cannot rule the run out
+        source = f"no scrapeInterval reported: {DEFAULT_SCRAPE_INTERVAL_S:g}s assumed"
+        window = DEFAULT_SCRAPE_INTERVAL_S * RATE_WINDOW_INTERVALS
+        filled = query.replace("${rate_window}", f"{math.ceil(window):d}s")
+        return filled, DEFAULT_SCRAPE_INTERVAL_S, source
+    interval = max(reported)
+    source = f"scrapeInterval of job={app_job}" if app_job else "longest scrapeInterval of all targets"
+    if interval * INTERVALS_NEEDED > spec.timeout:
+        raise Unrecoverable(
+            f"the scrape interval {interval:g}s ({source}) makes the request rate unmeasurable within the"
+            f" {spec.timeout:g}s budget: rate() needs the counter scraped after it grew, at least"
+            f" {INTERVALS_NEEDED} intervals ({interval * INTERVALS_NEEDED:g}s); shorten the interval or"
+            " raise the timeout"
+        )
+    window = interval * RATE_WINDOW_INTERVALS
+    if "${rate_window}" in query:
+        return query.replace("${rate_window}", f"{math.ceil(window):d}s"), interval, source
+    for text in _WINDOW.findall(query):
+        seconds = parse_duration(text)
+        if seconds is not None and seconds < window:
+            raise Unrecoverable(
+                f"the rate window [{text}] holds fewer than {RATE_WINDOW_INTERVALS} scrapes at the"
+                f" {interval:g}s scrape interval ({source}); use ${{rate_window}} in the query"
+            )
+    return query, interval, source
+
+
+def request_rate(
+    prometheus: Prometheus,
+    app: TrafficSource,
+    spec: Spec,
+    record: Record,
+    *,
+    pods: Callable[[], AppEndpoints] | None = None,
+    clock: Clock | None = None,
+) -> float:
+    """metrics.request_rate: the suite's own traffic is counted, and the rate query is above the threshold.
+
+    A positive rate alone proves little (liveness probes and other clients keep it up), so the check reads
+    the profile's ``counter`` (a sum of ``http_requests_total`` that only the suite's POSTs move) before the
+    first burst, and requires:
+
+    * at least one POST of the suite acknowledged (2xx) by the backend;
+    * the counter grown by at least the number of acknowledged POSTs;
+    * with ``app_job``: Prometheus scrapes the very process the suite sends traffic to (identity, see
+      :mod:`checks.evidence`); another backend's growing counter does not count;
+    * the rate query finite and above the threshold.
+
+    One burst of ``traffic`` requests first. A series born in that burst shows no growth yet (``rate()``
+    needs the counter to grow between two scrapes), so while the rate is not above the threshold, one more
+    burst goes out as soon as the counter shows that Prometheus scraped the previous one (at most one per
+    :data:`MIN_BURST_GAP_S`), else every :data:`BURST_EVERY_S` seconds. Every request's timeout is capped
+    by what is left of the budget.
+
+    A counter that goes *down*, or an app whose start time changed (a restart the sum may hide), is
+    measured again from the new value: only POSTs acknowledged after it count, and one more burst goes out
+    at once; see :class:`CounterBaseline` for a series that was only missing.
+    """
+    counter = spec.text("counter")
+    burst = int(spec.number("traffic"))
+    app_job = spec.options.get("app_job")
+    threshold = float(spec.threshold or 0.0)
+    record.threshold = threshold
+    clk = clock or CONFIG.clock
+    deadline = clk.now() + spec.timeout * CONFIG.scale
+    sent = Traffic()
+    state: dict[str, Any] = {
+        "bursts": 0, "last_burst": 0.0, "rate": None, "after": None, "growth": 0.0, "burst_now": False,
+        "base": CounterBaseline(), "query": spec.text("query"), "interval": None, "started": None,
+        "identity": None,
+    }  # fmt: skip
+    history: list[float | None] = []
+
+    def who() -> Identity | PodIdentity | None:
+        found: Identity | PodIdentity
+        if not app_job:
+            return None
+        if pods is not None:
+            found = identify_pods(prometheus, app.endpoint.describe(), str(app_job), pods)
+        elif isinstance(app, Fingerprinted):
+            found = identify(prometheus, app, str(app_job), history=history)
+        else:
+            return None
+        state["identity"] = found
+        return found
+
+    def probe() -> float:
+        if state["interval"] is None:
+            state["query"], state["interval"], state["interval_source"] = rate_window(
+                prometheus, spec, str(app_job) if app_job else None
+            )
+        query = state["query"]
+        if state["bursts"] == 0:
+            state["base"] = CounterBaseline.first(prometheus.scalar(counter))
+            first = who()
+            state["started"] = first.own if first is not None else None
+        base: CounterBaseline = state["base"]
+        required = sent.posts_ok - base.acked_before  # acknowledged since the baseline
+        rate_low = state["rate"] is None or not above(state["rate"], threshold)
+        since = clk.now() - state["last_burst"]
+        scraped = 0 < required <= state["growth"]  # Prometheus has counted every burst so far
+        if (
+            state["bursts"] == 0
+            or state["burst_now"]
+            or (rate_low and (since >= BURST_EVERY_S or (scraped and since >= MIN_BURST_GAP_S)))
+        ):
+            state["bursts"] += 1
+            state["burst_now"] = False
+            state["last_burst"] = clk.now()
+            sent.add(app.traffic(burst, time_left=lambda: deadline - clk.now()))
+        value = prometheus.scalar(query)
+        state["rate"] = value
+        after = prometheus.scalar(counter)
+        state["after"] = after
+        identity = who()
+        problems = []
+        if identity is not None:
+            issue = identity.problem()
+            if issue:
+                problems.append(issue)
+            own = identity.own
+            if own is not None and state["started"] is not None and own != state["started"]:
+                base.restart(after, sent.posts_ok)  # a new process: its counter started again
+                state["started"], state["burst_now"] = own, True
+            elif own is not None and state["started"] is None:
+                state["started"] = own
+        if base.observe(after, sent.posts_ok):
+            state["burst_now"] = True  # POSTs from before the drop may be in the lower value: send new ones
+        required = sent.posts_ok - base.acked_before
+        growth = (after or 0.0) - base.before
+        state["growth"] = growth if math.isfinite(growth) else 0.0
+        since_what = "the counter's reset" if base.resets else "the first burst"
+        if sent.posts_ok == 0:
+            problems.append(f"no POST of the suite was acknowledged ({sent.describe()})")
+        elif required <= 0:
+            problems.append(
+                f"{counter} went down or the app restarted ({base.resets} so far): no POST of"
+                " the suite acknowledged since, one more burst goes out"
+            )
+        elif not (math.isfinite(growth) and growth >= required):
+            problems.append(
+                f"{counter} grew by {_shown(growth if after is not None else None)} since {since_what},"
+                f" expected at least {required} (the acknowledged POSTs)"
+            )
+        if value is None or not above(value, threshold):
+            problems.append(f"request rate is {_shown(value)} after {sent.describe()}: {query}")
+        expect(not problems, "; ".join(problems))
+        assert value is not None
+        return value
+
+    poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
+    try:
+        rate = poll.until(
+            probe,
+            what=(
+                f"the suite's acknowledged POSTs counted by {counter}, and request rate above"
+                f" {threshold:g} req/s: {state['query']}"
+            ),
+            look_next=lambda: targets_hint(prometheus),
+        )
+        base = state["base"]
+        growth = float(state["after"] or 0.0) - base.before
+        counted = sent.posts_ok - base.acked_before
+        reset = f", measured from the last of {base.resets} counter reset(s)" if base.resets else ""
+        record.message = (
+            f"{rate:g} req/s; {counter} grew by {growth:g} for {counted} acknowledged POSTs{reset}"
+            f" ({sent.answered} generated requests)"
+        )
+        return rate
+    finally:
+        rate_seen = state["rate"]
+        record.measured = round(rate_seen, 6) if rate_seen is not None and math.isfinite(rate_seen) else None
+        if rate_seen is not None and not math.isfinite(rate_seen):
+            record.note(f"the rate query returned {rate_seen}, not a finite number")
+        identity = state["identity"]
+        record.add_evidence(
+            f"GET /api/v1/query?query={state['query']}, GET /api/v1/query?query={counter}"
+            f" ({prometheus.endpoint.describe()})",
+            {
+                "rate": _json_number(rate_seen),
+                "counter_before": _json_number(state["base"].before if state["bursts"] else None),
+                "counter_after": _json_number(state["after"]),
+                "requests_answered": sent.answered,
+                "requests_5xx": sent.server_errors,
+                "requests_without_answer": sent.failed,
+                "posts": sent.posts,
+                "posts_acknowledged": sent.posts_ok,
+                "counter_resets": state["base"].resets,
+                "traffic_error": sent.error or None,
+                "scrape_interval_s": state["interval"],
+                "scrape_interval_source": state.get("interval_source"),
+                "identity": identity.evidence() if identity is not None else "not checked (no app_job)",
+            },
+        )
+
+
+def above(value: float, threshold: float) -> bool:
+    """``value > threshold`` for a finite ``value`` only: NaN or infinity never passes a threshold."""
+    return math.isfinite(value) and value > threshold
+
+
+def _shown(value: float | None) -> str:
+    return "no series" if value is None else f"{value:g}"
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """A figure for evidence: finite numbers as they are, NaN/Inf as text (JSON has no NaN)."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
