@@ -25,13 +25,15 @@ VERSION_OUTPUT = {
     "promtool": "promtool, version 2.42.0+ds (branch: debian/sid)",
     "prometheus-node-exporter": "node_exporter, version 1.5.0 (branch: debian/sid)",
     "shellcheck": "ShellCheck - shell script analysis tool\nversion: 0.9.0\nlicense: GPLv3",
+    "chromium": "Chromium 143.0.7499.169 built on Debian GNU/Linux 12 (bookworm)",
 }
-APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "shellcheck")
+APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "shellcheck", "chromium")
 APT_PACKAGE_OF = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
     "prometheus-node-exporter": "prometheus-node-exporter",
     "shellcheck": "shellcheck",
+    "chromium": "chromium",
 }
 
 

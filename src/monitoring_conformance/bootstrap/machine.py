@@ -129,6 +129,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         apt_package="shellcheck",
         manual_fix="install ShellCheck (https://www.shellcheck.net) and put it on PATH",
     ),
+    ToolSpec(
+        "chromium",  # the live tier opens acceptance.html in it (headless)
+        ("--version",),
+        _first_semver,
+        apt_package="chromium",
+        manual_fix="install Chromium (Debian package `chromium`) and put it on PATH as chromium",
+    ),
 )
 TOOL_NAMES = tuple(t.name for t in TOOLS)
 TOOL_BY_NAME = {t.name: t for t in TOOLS}
