@@ -34,7 +34,8 @@ break-inside:avoid;page-break-inside:avoid}.card h2{font-size:16px;margin:0 0 6p
 pre{white-space:pre-wrap;word-break:break-word;background:#f5f5f5;border:1px solid #ddd;padding:6px;
 margin:4px 0;font-size:12px}svg.chart{width:100%;height:auto;max-width:100%;display:block}
 .plot-area{fill:#fafafa;stroke:#ccc}.axis{font-size:11px;fill:#333}.empty{font-size:13px;fill:#777}
-.bar{fill:#1f5fa8}.note{color:#6d4c00}details summary{cursor:pointer}
+.bar{fill:#1f5fa8}.note{color:#6d4c00}
+.legend{font-size:11px;margin:2px 0;padding-left:16px}details summary{cursor:pointer}
 @media print{body{max-width:none;padding:0}.verdict.pass,.verdict.fail,pre{background:#fff}
 details{display:block}.card{break-inside:avoid}}
 """
@@ -93,6 +94,7 @@ def render(report: Mapping[str, Any]) -> str:
 
 
 def write(report: Mapping[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / HTML_NAME
     path.write_text(render(report), encoding="utf-8")
     return path
@@ -164,9 +166,13 @@ def _plot(rid: str, plot: Mapping[str, Any], series: Mapping[str, Any]) -> str:
         start, end = _span(lines)
     name = redact(str(plot.get("name", "")))
     chart = svgplot.line_chart(lines, float(start), float(end), f"{rid} {name}")
+    legend = "".join(
+        f'<li><span style="color:{svgplot.COLORS[i % len(svgplot.COLORS)]}">&#9632;</span>'
+        f" {_text(line['label'])}</li>" for i, line in enumerate(lines)
+    )
     return (f'<figure class="plot"><figcaption><b>{_text(name)}</b>: <code class="query">'
             f'{_text(plot.get("query", ""))}</code> (step {_figure(series.get("step"))} s,'
-            f" {len(lines)} series)</figcaption>{chart}</figure>")
+            f' {len(lines)} series)</figcaption>{chart}<ul class="legend">{legend}</ul></figure>')
 
 
 def _span(lines: Sequence[Mapping[str, Any]]) -> tuple[float, float]:

@@ -39,7 +39,8 @@ class Rendered:
 def _run(page: Path, workdir: Path, *extra: str) -> tuple[str, str, float]:
     profile = workdir / "chromium-profile"
     profile.mkdir(parents=True, exist_ok=True)
-    argv = [find_tool("chromium", fix=FIX), *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()]
+    argv = [find_tool("chromium", fix=FIX), *FLAGS, f"--user-data-dir={profile}", *extra]
+    argv.append(page.resolve().as_uri())
     started = time.monotonic()
     result = SubprocessRunner().run(argv, timeout=TIMEOUT_S)  # check=True: argv, exit code, stderr tail
     return result.stdout, result.stderr, time.monotonic() - started
@@ -96,7 +97,7 @@ def problems(rendered: Rendered, *, card: str) -> list[str]:
     if f"req-{card}" not in shape.ids:
         found.append(f"no card for {card} (no element id=req-{card}); ids: {sorted(shape.ids)[:12]}")
     if not any(count >= 2 for count in shape.polylines):
-        found.append(f"no SVG plot with data points ({shape.svgs} svg, polylines with {shape.polylines} points)")
+        found.append(f"no SVG plot with data points ({shape.svgs} svg, polyline points: {shape.polylines})")
     if shape.bad_points:
         found.append(f"SVG points that are not x,y numbers: {shape.bad_points[:5]}")
     return found

@@ -86,7 +86,8 @@ def test_series_of_the_metric_requirements_are_in_acceptance_json(html_run: Suit
 def test_page_is_rebuilt_from_acceptance_json_alone(html_run: SuiteRun, page: Path, tmp_path: Path) -> None:
     started = time.perf_counter()
     rebuilt = report_html.from_json(html_run.report_dir / "acceptance.json", tmp_path)
-    FIGURES["acceptance.html render from acceptance.json (ms)"] = round((time.perf_counter() - started) * 1000, 1)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    FIGURES["acceptance.html render from acceptance.json (ms)"] = round(elapsed_ms, 1)
     assert rebuilt.read_text() == page.read_text()
 
 
@@ -94,7 +95,8 @@ def test_query_range_reads_points_and_names_a_bad_query(healthy_stack: LocalStac
     prometheus = Prometheus(Endpoint(healthy_stack.prometheus_url, name="prometheus"))
     end = time.time()
     found = prometheus.query_range("up", end - 30, end, 2)
-    assert found and all(s.points for s in found), found
+    assert found, "no series for up"
+    assert all(s.points for s in found), found
     assert all(end - 32 <= t <= end + 1 for s in found for t, _ in s.points)
     with pytest.raises(EndpointError, match="rejected the query"):
         prometheus.query_range("sum(", end - 30, end, 2)
@@ -120,7 +122,10 @@ def test_checker_passes_a_sound_page(tmp_path: Path, chromium: str) -> None:
 @pytest.mark.parametrize(
     ("body", "csp", "expected"),
     [
-        ('<svg viewBox="0 0 10 10"><polyline points="0,NaN 2,3 4,5"/></svg>', True, 'console: "Error: <polyline> attribute points'),
+        (
+            '<svg viewBox="0 0 10 10"><polyline points="0,NaN 2,3 4,5"/></svg>', True,
+            'console: "Error: <polyline> attribute points',
+        ),
         (GOOD_SVG + '<script>console.error("injected")</script>', False, 'console: "injected"'),
         (GOOD_SVG + '<script>console.error("injected")</script>', True, "Executing inline script violates"),
         (GOOD_SVG + '<img src="https://example.invalid/x.png">', True, "Loading the image"),
@@ -128,7 +133,9 @@ def test_checker_passes_a_sound_page(tmp_path: Path, chromium: str) -> None:
     ],
     ids=["broken-svg", "script-console-error", "script-refused-by-csp", "network-request", "empty-svg"],
 )
-def test_checker_fails_a_broken_page(tmp_path: Path, chromium: str, body: str, csp: bool, expected: str) -> None:
+def test_checker_fails_a_broken_page(
+    tmp_path: Path, chromium: str, body: str, csp: bool, expected: str
+) -> None:
     found = browser.problems(browser.load(_page(tmp_path, body, csp=csp), tmp_path), card="metrics.cpu")
     assert any(expected in problem for problem in found), found
 
