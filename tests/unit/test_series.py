@@ -67,7 +67,8 @@ def test_a_failing_query_is_a_note_and_the_others_are_still_read() -> None:
 
 def test_many_series_are_cut_with_a_note() -> None:
     section = series.collect(FakePrometheus(count=9), HOST, T0, T0 + 10)
-    assert all(len(p["series"]) == series.MAX_SERIES for plots in section["requirements"].values() for p in plots)
+    plots = [p for listed in section["requirements"].values() for p in listed]
+    assert all(len(p["series"]) == series.MAX_SERIES for p in plots)
     assert len(section["notes"]) == 5
     assert all(f"9 series, the first {series.MAX_SERIES} plotted" in n for n in section["notes"])
     assert series.collect(FakePrometheus(count=2), HOST, T0, T0 + 10)["notes"] == []
