@@ -244,8 +244,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             target=suite.target,
             directory=suite.settings.report_dir / "diagnostics",
         )
-    # The plots of acceptance.html, read while the stack is still up (bounded; errors become notes).
-    plotted = series.collect(suite.client("prometheus"), suite.profile, suite.started, time.time())
+    # The plots of acceptance.html, read while the stack is still up (bounded; errors become notes);
+    # none after Ctrl-C, which must end the run at once.
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    prometheus = None if interrupted else suite.client("prometheus")
+    plotted = series.collect(prometheus, suite.profile, suite.started, time.time())
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
     target = suite.target  # its timings/versions tell how far a target that failed to open got

@@ -60,7 +60,7 @@ def collect(
     wanted = expressions(profile)
     if prometheus is None:
         if wanted:
-            section["notes"].append("no Prometheus client in this session: no plots")
+            section["notes"].append("no plots: no Prometheus in this session, or the session was interrupted")
         return section
     deadline = clock() + budget_s
     for rid, exprs in wanted.items():

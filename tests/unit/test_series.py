@@ -86,4 +86,4 @@ def test_the_time_budget_stops_further_queries() -> None:
 def test_without_prometheus_there_is_a_note_and_no_plot() -> None:
     section = series.collect(None, HOST, T0, T0 + 10)
     assert section["requirements"] == {}
-    assert section["notes"] == ["no Prometheus client in this session: no plots"]
+    assert section["notes"] == ["no plots: no Prometheus in this session, or the session was interrupted"]
