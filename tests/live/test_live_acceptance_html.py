@@ -6,6 +6,7 @@ The checker (tests/live/browser.py) is tested here too, on pages broken on purpo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -89,6 +90,33 @@ def test_page_is_rebuilt_from_acceptance_json_alone(html_run: SuiteRun, page: Pa
     elapsed_ms = (time.perf_counter() - started) * 1000
     FIGURES["acceptance.html render from acceptance.json (ms)"] = round(elapsed_ms, 1)
     assert rebuilt.read_text() == page.read_text()
+
+
+def test_alert_timeline_and_canary_cards_render_in_chromium(html_run: SuiteRun, tmp_path: Path) -> None:
+    """The run's report plus hand-made alerts.fire and logs records (shaped as those checks write them)."""
+    data = html_run.report
+    t0 = time.time()
+    timeline = [
+        {"t": t0, "source": "prometheus", "state": "inactive"},
+        {"t": t0 + 4, "source": "prometheus", "state": "pending"},
+        {"t": t0 + 19, "source": "prometheus", "state": "firing"},
+        {"t": t0 + 23, "source": "alertmanager", "state": "firing"},
+    ]
+    seen = {"line": 'level=info msg="canary mc-1 <ok>"', "streams": ['{app="todo-backend"}'], "token": "mc-1"}
+    data["requirements"] += [
+        {"id": "alerts.fire", "title": "alert fires", "status": "pass", "measured": 23.0, "unit": "s",
+         "threshold": 40, "message": "firing after 19 s", "evidence": [
+             {"request": "GET /api/v1/alerts", "response": "[]", "timeline": timeline}]},
+        {"id": "logs.todo_backend", "title": "canary", "status": "pass", "measured": 2.5, "unit": "s",
+         "threshold": 30, "message": "",
+         "evidence": [{"request": "GET /loki", "response": json.dumps(seen)}]},
+    ]  # fmt: skip
+    source = tmp_path / "acceptance.json"
+    source.write_text(json.dumps(data))
+    rendered = browser.load(report_html.from_json(source, tmp_path / "page"), tmp_path)
+    assert browser.problems(rendered, card="alerts.fire") == []
+    assert rendered.dom.count('data-state="firing"') == 2
+    assert "canary mc-1 &lt;ok&gt;" in rendered.dom
 
 
 def test_query_range_reads_points_and_names_a_bad_query(healthy_stack: LocalStack) -> None:
