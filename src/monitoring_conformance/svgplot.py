@@ -135,6 +135,8 @@ def timeline(events: Sequence[Mapping[str, Any]], label: str) -> str:
     """One lane per source; each state lasts from its event until the next event of that source."""
     lanes: dict[str, list[tuple[float, str]]] = {}
     for event in events:
+        if not isinstance(event, Mapping):
+            continue
         t = event.get("t")
         if not _finite(t):
             continue

@@ -209,7 +209,8 @@ def test_the_alert_timeline_is_drawn_from_the_evidence() -> None:
 
 
 def test_a_timeline_with_no_usable_times_says_so() -> None:
-    svg = svgplot.timeline([{"t": float("nan"), "source": "prometheus", "state": "firing"}], "alert")
+    events = [{"t": float("nan"), "source": "prometheus", "state": "firing"}, "firing"]
+    svg = svgplot.timeline(events, "alert")  # type: ignore[list-item]
     assert "no timeline" in svg
     assert "<rect" not in svg
 
