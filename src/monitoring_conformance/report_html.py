@@ -34,7 +34,7 @@ break-inside:avoid;page-break-inside:avoid}.card h2{font-size:16px;margin:0 0 6p
 pre{white-space:pre-wrap;word-break:break-word;background:#f5f5f5;border:1px solid #ddd;padding:6px;
 margin:4px 0;font-size:12px}svg.chart{width:100%;height:auto;max-width:100%;display:block}
 .plot-area{fill:#fafafa;stroke:#ccc}.axis{font-size:11px;fill:#333}.empty{font-size:13px;fill:#777}
-.bar{fill:#1f5fa8}.note{color:#6d4c00}
+.bar{fill:#1f5fa8}.on-state{fill:#111}.note{color:#6d4c00}
 .legend{font-size:11px;margin:2px 0;padding-left:16px}details summary{cursor:pointer}
 @media print{body{max-width:none;padding:0}.verdict.pass,.verdict.fail,pre{background:#fff}
 details{display:block}.card{break-inside:avoid}}

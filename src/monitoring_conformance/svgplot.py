@@ -16,6 +16,8 @@ WIDTH = 640
 HEIGHT = 180
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 12, 10, 26
 COLORS = ("#1f5fa8", "#c2541b", "#2e7d32", "#7b3fa0", "#a07a00", "#00838f")
+#: How far past the last event a timeline goes, as a share of its span.
+TAIL = 0.08
 STATE_COLORS = {"inactive": "#b0bec5", "pending": "#f2a900", "firing": "#c62828"}
 
 
@@ -144,11 +146,12 @@ def timeline(events: Sequence[Mapping[str, Any]], label: str) -> str:
     if not lanes:
         return _empty("no timeline", label)
     times = [t for lane in lanes.values() for t, _ in lane]
-    start, end = min(times), max(times)
-    span = (end - start) or 1.0
+    start, last = min(times), max(times)
+    end = last + ((last - start) * TAIL or 1.0)  # the last state shows as a stretch, not a sliver
+    span = end - start
     left, lane_h, gap = 110, 18, 8
     usable = WIDTH - left - PAD_RIGHT
-    height = PAD_TOP + len(lanes) * (lane_h + gap) + 20
+    height = PAD_TOP + len(lanes) * (lane_h + gap) + 38
     body = []
     for index, (source, lane) in enumerate(sorted(lanes.items())):
         lane.sort()
@@ -164,7 +167,13 @@ def timeline(events: Sequence[Mapping[str, Any]], label: str) -> str:
                 f' width="{_num(width)}" height="{lane_h}" fill="{color}">'
                 f'<title>{escape(source)} {escape(state)} at {clock(t)} (+{t - start:.1f}s)</title></rect>'
             )
-    axis_y = height - 6
+            if width > 60:
+                body.append(_label(x0 + 4, y + lane_h - 5, f"{state} +{t - start:.0f}s", css="axis on-state"))
+    axis_y = height - 24
     body.append(_label(left, axis_y, clock(start)))
-    body.append(_label(WIDTH - PAD_RIGHT, axis_y, f"+{end - start:.1f}s", "end"))
+    body.append(_label(left + (last - start) / span * usable, axis_y, f"+{last - start:.1f}s", "middle"))
+    for number, (state, color) in enumerate(STATE_COLORS.items()):
+        x = left + number * 110
+        body.append(f'<rect x="{x}" y="{height - 16}" width="12" height="12" fill="{color}"/>')
+        body.append(_label(x + 16, height - 6, state))
     return _frame(body, label, height)
