@@ -12,6 +12,7 @@ ours. Options that another plugin already registered are skipped (their env twin
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,6 +21,7 @@ import pytest
 
 from monitoring_conformance import interrupts
 from monitoring_conformance import report as reports
+from monitoring_conformance import series
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
@@ -284,6 +286,11 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
             target=suite.target,
             directory=suite.settings.report_dir / "diagnostics",
         )
+    # The plots of acceptance.html, read while the stack is still up (bounded; errors become notes);
+    # none after Ctrl-C, which must end the run at once.
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    prometheus = None if interrupted else suite.client("prometheus")
+    plotted = series.collect(prometheus, suite.profile, suite.started, time.time())
     # Close (kind teardown) before the report is built, so its checks/teardown timings land in it.
     stack = suite.stack
     target = suite.target  # its timings/versions tell how far a target that failed to open got
@@ -298,6 +305,7 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
         versions={**(getattr(target, "versions", None) or {}), **suite.fill_versions()},
         timings=stack.timings if stack else dict(getattr(target, "timings", None) or {}),
         diagnostics=diagnostics,
+        series=plotted,
         session_problems=suite.problems,
         secrets=suite.settings.grafana.secrets(),
         stopped=reports.INTERRUPTED if interrupted else None,

@@ -1,4 +1,5 @@
-"""The acceptance report: ``acceptance.json`` and ``acceptance.md``, plus the JUnit properties of a check.
+"""The acceptance report: ``acceptance.json``, ``acceptance.md`` and ``acceptance.html`` (report_html.py),
+plus the JUnit properties of a check.
 
 Every string that goes into a report passes through :func:`clean` (secret redaction) first.
 """
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitoring_conformance import report_html
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record, first_line
@@ -21,7 +23,7 @@ MARKDOWN_NAME = "acceptance.md"
 #: The keys of acceptance.json, in order.
 KEYS = (
     "verdict", "strict", "target", "profile", "started_at", "duration_s", "versions", "timings",
-    "summary", "requirements", "diagnostics",
+    "summary", "requirements", "series", "diagnostics",
 )
 REQUIREMENT_KEYS = ("id", "title", "status", "measured", "unit", "threshold", "evidence", "message")
 #: Verdicts of a run that did not finish: a signal (Ctrl-C, SIGTERM) stopped it, or it never started
@@ -30,7 +32,7 @@ INTERRUPTED, INCOMPLETE = "interrupted", "incomplete"
 VERDICTS = (PASS, FAIL, INTERRUPTED, INCOMPLETE)
 JUNIT_NAME = "junit.xml"
 #: What a run writes into the report folder; removed at start so an old "pass" cannot outlive a new run.
-REPORT_FILES = (JSON_NAME, MARKDOWN_NAME, JUNIT_NAME)
+REPORT_FILES = (JSON_NAME, MARKDOWN_NAME, report_html.HTML_NAME, JUNIT_NAME)
 
 
 def clean(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -70,6 +72,7 @@ def build(
     versions: Mapping[str, str] | None = None,
     timings: Mapping[str, float] | None = None,
     diagnostics: Mapping[str, Any] | None = None,
+    series: Mapping[str, Any] | None = None,
     session_problems: Iterable[str] = (),
     secrets: Iterable[str] = (),
     stopped: str | None = None,
@@ -96,6 +99,7 @@ def build(
         "timings": {k: round(float(v), 3) for k, v in (timings or {}).items()},
         "summary": {status: statuses.count(status) for status in (PASS, FAIL, NOT_VERIFIED)},
         "requirements": items,
+        "series": dict(series or {}),
         "diagnostics": diag if result != PASS else {},
     }
     cleaned: dict[str, Any] = clean(report, secrets)
@@ -117,13 +121,14 @@ def rfc3339(epoch: float) -> str:
 
 
 def write(report: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
-    """Write acceptance.json and acceptance.md into ``directory``; return both paths."""
+    """Write acceptance.json, acceptance.md and acceptance.html into ``directory``; return the first two."""
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / JSON_NAME
     md_path = directory / MARKDOWN_NAME
     # allow_nan=False: a NaN that slipped through is a ValueError here, never an invalid JSON file
     json_path.write_text(json.dumps(report, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
     md_path.write_text(to_markdown(report), encoding="utf-8")
+    report_html.write(report, directory)
     return json_path, md_path
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -44,6 +45,14 @@ class Sample:
 
     metric: dict[str, str]
     value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: its labels and its points (epoch seconds, value)."""
+
+    metric: dict[str, str]
+    points: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,26 @@ class Prometheus:
         if not samples:
             return None
         return math.fsum(s.value for s in samples)
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds) every ``step`` seconds: one
+        Series per result series, its points as (epoch s, value); a NaN from Prometheus stays NaN."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        response = self._call(
+            "/api/v1/query_range",
+            params,
+            lambda: self.client.custom_query_range(
+                expr, start_time=_utc(start), end_time=_utc(end), step=params["step"]
+            ),
+        )
+        found = []
+        for item in response or []:
+            if not isinstance(item, dict):
+                continue
+            metric = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+            points = tuple((float(t), _number(v)) for t, v in item.get("values") or [])
+            found.append(Series(metric, points))
+        return found
 
     def count_each(self, exprs: Mapping[str, str]) -> dict[str, int]:
         """How many series each expression returns, in ONE request. Keys with no series are present as 0.
@@ -264,6 +293,10 @@ def _samples(result: Any, expr: str) -> list[Sample]:
         elif item.get("values"):  # a range vector: take the newest point
             samples.append(Sample(metric, _number(item["values"][-1][1])))
     return samples
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _number(text: Any) -> float:

