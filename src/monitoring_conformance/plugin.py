@@ -19,9 +19,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from monitoring_conformance import interrupts
+from monitoring_conformance import interrupts, series
 from monitoring_conformance import report as reports
-from monitoring_conformance import series
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
