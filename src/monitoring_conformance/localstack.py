@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import requests
 
+from monitoring_conformance import localalerts
 from monitoring_conformance.errors import ToolError, Unrecoverable, WaitTimeout
 from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
@@ -60,6 +61,9 @@ class StackSpec:
     scrape_node: bool = True  # False: no `node` job, and node_exporter is not started
     scrape_app: bool = True  # False: no `todo-backend` job (the backend still runs and answers)
     interval_s: float = 1.0  # scrape and rule evaluation interval
+    #: The chart's rules (localalerts.write_rule_file): also start Alertmanager, a separate fault backend
+    #: and a second Prometheus that evaluates these rules against it (alerts.fire). None: none of them.
+    rule_file: Path | None = None
     ready_timeout: float = 30.0  # per readiness wait, scaled by the global timeout scale
 
     @property
@@ -254,6 +258,8 @@ class LocalStack:
             started = time.monotonic()
             self.wait_first_scrapes()
             self.timings["first_scrapes"] = time.monotonic() - started
+            if self.spec.rule_file is not None:
+                self._start_alerting()
         except BaseException:
             self.stop(keep_logs=True)
             raise
@@ -269,6 +275,36 @@ class LocalStack:
         _LIVE.discard(self)
         if not keep_logs and self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _start_alerting(self) -> None:
+        """Fault backend, Alertmanager, then the Prometheus that evaluates the chart's rules."""
+        self._launch(localalerts.JOB_FAULT, self._app_argv, "/healthz", _expect_text('"ok"'))
+        self._launch(localalerts.JOB_ALERTMANAGER, lambda port: localalerts.alertmanager_argv(port, self.workdir),
+                     "/-/ready", _expect_text("OK"))
+        self._launch(localalerts.JOB_ALERT_PROMETHEUS, self._alerts_prometheus_argv, "/-/ready",
+                     _expect_text("Ready"))
+        started = time.monotonic()
+        self.fault().wait_healthy(self.spec.ready_timeout)
+        self.timings["alerting_first_scrape"] = time.monotonic() - started
+
+    def fault(self) -> localalerts.BackendDown:
+        """The fault alerts.fire induces: the separate backend down (needs ``rule_file``)."""
+        return localalerts.BackendDown(self, interval_s=self.spec.interval_s)
+
+    def stop_server(self, job: str) -> None:
+        """Stop one server by its PID (the others keep running)."""
+        self.servers[job].stop()
+
+    def restart_server(self, job: str) -> None:
+        """Start a stopped server again with the same command line, so on the same port."""
+        old = self.servers[job]
+        old.stop()
+        server = ServerProcess(job, old.argv, self.workdir / f"{job}-restart.log")
+        self.servers[job] = server
+        server.start(self.workdir)
+        ready = "/healthz" if job in (JOB_APP, localalerts.JOB_FAULT) else "/-/ready"
+        url = f"http://127.0.0.1:{self.ports[job]}{ready}"
+        self._wait_http(server, url, lambda body: None, BOUND[job].format(port=self.ports[job]))
 
     def stop_app(self) -> None:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
@@ -377,6 +413,17 @@ class LocalStack:
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
         ]  # fmt: skip
 
+    def _alerts_prometheus_argv(self, port: int) -> list[str]:
+        assert self.spec.rule_file is not None
+        exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
+        ports = {**self.ports, localalerts.JOB_ALERT_PROMETHEUS: port}
+        config = self.workdir / "prometheus-alerts.yml"
+        config.write_text(localalerts.alerts_prometheus_config(self.spec.interval_s, ports, self.spec.rule_file))
+        return [
+            exe, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'tsdb-alerts'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]  # fmt: skip
+
     def _prometheus_argv(self, port: int) -> list[str]:
         exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
         ports = {**self.ports, JOB_PROMETHEUS: port}
@@ -395,6 +442,9 @@ BOUND = {
     JOB_NODE: 'msg="Listening on" address=127.0.0.1:{port}',
     JOB_PROMETHEUS: 'msg="Listening on" address=127.0.0.1:{port}',
     JOB_APP: "Uvicorn running on http://127.0.0.1:{port}",
+    localalerts.JOB_FAULT: "Uvicorn running on http://127.0.0.1:{port}",
+    localalerts.JOB_ALERTMANAGER: 'msg="Listening on" address=127.0.0.1:{port}',
+    localalerts.JOB_ALERT_PROMETHEUS: 'msg="Listening on" address=127.0.0.1:{port}',
 }
 
 

@@ -30,6 +30,37 @@ class Stack:
     #: for a t0 that was not watched, the kube targets' one look at the Grafana pods (redeployed, fresh);
     #: empty: nothing known (urls target).
     grafana_ready_evidence: dict[str, Any] = field(default_factory=dict)
+    #: alerts.fire: rule evaluation, Alertmanager and an undoable fault (None: the target offers none).
+    alerting: Alerting | None = None
+
+
+class Fault(Protocol):
+    """A fault a target can induce and undo (alerts.fire): the Todo backend down, for instance."""
+
+    name: str
+
+    def describe(self) -> str: ...
+
+    def induce(self) -> None: ...
+
+    def undo(self) -> None: ...  # safe to call twice, and when induce() failed half-way
+
+    def wait_healthy(self, timeout: float) -> None: ...  # raises when the app is not healthy in time
+
+
+@dataclass
+class Alerting:
+    """What alerts.fire needs: the Prometheus that evaluates the chart's rules, Alertmanager, and a fault.
+
+    ``fault`` None: the target cannot induce one; ``reason`` says why (becomes not_verified).
+    """
+
+    prometheus: Endpoint
+    alertmanager: Endpoint | None
+    fault: Fault | None
+    reason: str = ""
+    #: How the rules got there (for the report): "the chart's PrometheusRule, via the operator"...
+    rules_source: str = ""
 
 
 class Target(Protocol):

@@ -1,0 +1,153 @@
+"""The local stack's alerting side: the chart's rules as a rule file, Alertmanager, and a fault backend.
+
+* Rules: ``helm template`` of an offline copy of charts/monitoring (stand-in subcharts, as the chart tier
+  renders it) gives the PrometheusRule; its ``spec.groups`` become a Prometheus rule file as they are. The
+  rules under test are the shipped ones. Only the live tier's broken-rule runs pass ``overrides``.
+* A second Prometheus (``prometheus-alerts``) loads that file, sends to Alertmanager, and scrapes a SEPARATE
+  Todo backend (``todo-backend-fault``) as job ``todo-backend``: TodoBackendDown sums ``up`` over the whole
+  job, so the fault must be the only target of that job there. The backend the other requirements and
+  app.unchanged watch is never stopped.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+import yaml
+
+from monitoring_conformance.chartcheck.render import offline_copy, render_manifests
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.settings import REPO_ROOT
+from monitoring_conformance.tools.helm import Helm
+from monitoring_conformance.tools.runner import find_tool
+from monitoring_conformance.wait import eventually
+
+CHART_DIR = REPO_ROOT / "charts" / "monitoring"
+JOB_FAULT = "todo-backend-fault"
+JOB_ALERTMANAGER = "alertmanager"
+JOB_ALERT_PROMETHEUS = "prometheus-alerts"
+#: The job name the chart's rules select; the fault backend is scraped under it by prometheus-alerts.
+RULE_JOB = "todo-backend"
+HELM_FIX = "python -m monitoring_conformance.bootstrap (puts helm in .tools/bin), or put helm 3/4 on PATH"
+AM_FIX = "apt-get install -y --no-install-recommends prometheus-alertmanager"
+
+
+def chart_rule_groups(helm: Helm, chart_dir: Path = CHART_DIR) -> list[dict[str, Any]]:
+    """The rule groups of every PrometheusRule the chart renders (offline, stand-in subcharts)."""
+    with tempfile.TemporaryDirectory(prefix="mc-rules-") as tmp:
+        copy = offline_copy(chart_dir, Path(tmp))
+        manifests = render_manifests(helm, copy)
+    groups: list[dict[str, Any]] = []
+    for manifest in manifests:
+        if manifest.kind == "PrometheusRule":
+            groups += [dict(g) for g in (manifest.obj.get("spec") or {}).get("groups") or []]
+    if not groups:
+        raise ToolError(f"helm template {chart_dir} rendered no PrometheusRule groups; is rules.enabled off?")
+    return groups
+
+
+def apply_overrides(groups: Sequence[Mapping[str, Any]], overrides: Mapping[str, Mapping[str, str]]) -> list[
+        dict[str, Any]]:
+    """Groups with some rules changed: ``{alertname: {"for": "10m", "replace": "old=>new"}}`` (live tier)."""
+    changed = []
+    for group in groups:
+        rules = []
+        for rule in group.get("rules") or []:
+            rule = dict(rule)
+            change = overrides.get(str(rule.get("alert", "")), {})
+            if "for" in change:
+                rule["for"] = change["for"]
+            if "replace" in change:
+                old, new = change["replace"].split("=>", 1)
+                rule["expr"] = str(rule["expr"]).replace(old, new)
+            rules.append(rule)
+        changed.append({**group, "rules": rules})
+    return changed
+
+
+def write_rule_file(groups: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    path.write_text(yaml.safe_dump({"groups": list(groups)}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def alertmanager_config() -> str:
+    """One receiver that sends nowhere: the suite reads Alertmanager's API, nobody needs a notification."""
+    return "route: {receiver: sink, group_wait: 1s, group_interval: 1s}\nreceivers: [{name: sink}]\n"
+
+
+def alerts_prometheus_config(interval_s: float, ports: Mapping[str, int], rule_file: Path) -> str:
+    interval = f"{interval_s:g}s"
+    return "\n".join([
+        "global:",
+        f"  scrape_interval: {interval}",
+        f"  evaluation_interval: {interval}",
+        f"  scrape_timeout: {interval}",
+        f"rule_files: [{str(rule_file)!r}]",
+        "alerting:",
+        f'  alertmanagers: [{{static_configs: [{{targets: ["127.0.0.1:{ports[JOB_ALERTMANAGER]}"]}}]}}]',
+        "scrape_configs:",
+        f"  - job_name: {RULE_JOB}",
+        "    metrics_path: /metrics",
+        f'    static_configs: [{{targets: ["127.0.0.1:{ports[JOB_FAULT]}"]}}]',
+    ]) + "\n"
+
+
+def alertmanager_argv(port: int, workdir: Path) -> list[str]:
+    exe = find_tool("prometheus-alertmanager", fix=AM_FIX)
+    config = workdir / "alertmanager.yml"
+    config.write_text(alertmanager_config(), encoding="utf-8")
+    return [
+        exe, f"--config.file={config}", f"--storage.path={workdir / 'alertmanager-data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+    ]  # fmt: skip
+
+
+class FaultHost(Protocol):
+    """What :class:`BackendDown` needs from the local stack."""
+
+    def stop_server(self, job: str) -> None: ...
+
+    def restart_server(self, job: str) -> None: ...
+
+    def url(self, job: str) -> str: ...
+
+
+class BackendDown:
+    """The fault backend stopped (by its PID) and started again on the same port."""
+
+    name = "backend down"
+
+    def __init__(self, host: FaultHost, *, interval_s: float) -> None:
+        self.host = host
+        self.interval_s = interval_s
+        self.induced = False
+
+    def describe(self) -> str:
+        return (f"the separate Todo backend {self.host.url(JOB_FAULT)} (job {RULE_JOB} of "
+                f"{self.host.url(JOB_ALERT_PROMETHEUS)}) stopped, then started again")
+
+    def induce(self) -> None:
+        self.induced = True
+        self.host.stop_server(JOB_FAULT)
+
+    def undo(self) -> None:
+        if self.induced:
+            self.host.restart_server(JOB_FAULT)
+            self.induced = False
+
+    def wait_healthy(self, timeout: float) -> None:
+        health = f"{self.host.url(JOB_FAULT)}/healthz"
+        targets = f"{self.host.url(JOB_ALERT_PROMETHEUS)}/api/v1/targets"
+
+        def healthy() -> None:
+            assert requests.get(health, timeout=2).status_code == 200, f"GET {health} is not 200"
+            active = requests.get(targets, timeout=2).json()["data"]["activeTargets"]
+            states = [t.get("health") for t in active]
+            assert states == ["up"], f"Prometheus sees the fault backend as {states}"
+
+        eventually(healthy, timeout=timeout, interval=max(self.interval_s / 2, 0.1),
+                   what="the fault backend healthy and scraped again")
