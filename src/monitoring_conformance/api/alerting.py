@@ -46,6 +46,11 @@ def _labels(raw: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
 
 
+def envelope_data(body: object) -> object:
+    """The ``data`` of a Prometheus ``{"status": ..., "data": ...}`` envelope (None when it is not one)."""
+    return body.get("data") if isinstance(body, Mapping) else None
+
+
 def prometheus_alert(item: Mapping[str, Any]) -> Alert:
     labels = _labels(item.get("labels"))
     return Alert(labels.get("alertname", ""), str(item.get("state", "")), labels, str(item.get("activeAt", "")))
