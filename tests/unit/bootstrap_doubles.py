@@ -24,13 +24,15 @@ VERSION_OUTPUT = {
     "prometheus": "prometheus, version 2.42.0+ds (branch: debian/sid)",
     "promtool": "promtool, version 2.42.0+ds (branch: debian/sid)",
     "prometheus-node-exporter": "node_exporter, version 1.5.0 (branch: debian/sid)",
+    "prometheus-alertmanager": "alertmanager, version 0.25.0 (branch: debian/sid, revision: 0.25.0-1+b4)",
     "shellcheck": "ShellCheck - shell script analysis tool\nversion: 0.9.0\nlicense: GPLv3",
 }
-APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "shellcheck")
+APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "prometheus-alertmanager", "shellcheck")
 APT_PACKAGE_OF = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
     "prometheus-node-exporter": "prometheus-node-exporter",
+    "prometheus-alertmanager": "prometheus-alertmanager",
     "shellcheck": "shellcheck",
 }
 

@@ -48,7 +48,8 @@ def test_missing_tools_while_not_root_get_one_line_each_with_the_fix(machine: Fa
     assert "apt-get install -y --no-install-recommends shellcheck`" in lines_for(machine, "shellcheck")[0]
     summary = machine.err[-1]
     assert (
-        summary == "bootstrap: 4 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck"
+        summary == "bootstrap: 5 tool(s) missing: prometheus, promtool, prometheus-node-exporter,"
+        " prometheus-alertmanager, shellcheck"
     )
 
 
@@ -69,7 +70,7 @@ def test_allow_missing_lists_them_but_exits_zero(machine: FakeMachine) -> None:
 
     assert run(machine, "--allow-missing") == 0
 
-    assert len([line for line in machine.err if "MISSING" in line]) == 4
+    assert len([line for line in machine.err if "MISSING" in line]) == 5
 
 
 def test_tools_option_limits_what_is_checked(machine: FakeMachine) -> None:
@@ -92,6 +93,7 @@ def test_root_on_debian_installs_the_packages_without_starting_services(machine:
             "-y",
             "--no-install-recommends",
             "prometheus",
+            "prometheus-alertmanager",
             "prometheus-node-exporter",
             "shellcheck",
         )

