@@ -96,7 +96,7 @@ def alerts_prometheus_config(interval_s: float, ports: Mapping[str, int], rule_f
     ]) + "\n"
 
 
-def alertmanager_argv(port: int, workdir: Path) -> list[str]:
+def alertmanager_argv(port: int, *, workdir: Path) -> list[str]:
     exe = find_tool("prometheus-alertmanager", fix=AM_FIX)
     config = workdir / "alertmanager.yml"
     config.write_text(alertmanager_config(), encoding="utf-8")

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -279,8 +280,8 @@ class LocalStack:
     def _start_alerting(self) -> None:
         """Fault backend, Alertmanager, then the Prometheus that evaluates the chart's rules."""
         self._launch(localalerts.JOB_FAULT, self._app_argv, "/healthz", _expect_text('"ok"'))
-        self._launch(localalerts.JOB_ALERTMANAGER, lambda port: localalerts.alertmanager_argv(port, self.workdir),
-                     "/-/ready", _expect_text("OK"))
+        am_argv = partial(localalerts.alertmanager_argv, workdir=self.workdir)
+        self._launch(localalerts.JOB_ALERTMANAGER, am_argv, "/-/ready", _expect_text("OK"))
         self._launch(localalerts.JOB_ALERT_PROMETHEUS, self._alerts_prometheus_argv, "/-/ready",
                      _expect_text("Ready"))
         started = time.monotonic()
@@ -415,24 +416,22 @@ class LocalStack:
 
     def _alerts_prometheus_argv(self, port: int) -> list[str]:
         assert self.spec.rule_file is not None
-        exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
         ports = {**self.ports, localalerts.JOB_ALERT_PROMETHEUS: port}
-        config = self.workdir / "prometheus-alerts.yml"
-        config.write_text(localalerts.alerts_prometheus_config(self.spec.interval_s, ports, self.spec.rule_file))
-        return [
-            exe, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'tsdb-alerts'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]  # fmt: skip
+        text = localalerts.alerts_prometheus_config(self.spec.interval_s, ports, self.spec.rule_file)
+        return self._prometheus_command(port, text, "prometheus-alerts.yml", "tsdb-alerts")
 
     def _prometheus_argv(self, port: int) -> list[str]:
-        exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
         ports = {**self.ports, JOB_PROMETHEUS: port}
-        config = self.workdir / "prometheus.yml"
-        config.write_text(prometheus_config(self.spec, ports))
+        return self._prometheus_command(port, prometheus_config(self.spec, ports), "prometheus.yml", "tsdb")
+
+    def _prometheus_command(self, port: int, config_text: str, config_name: str, tsdb: str) -> list[str]:
+        exe = find_tool("prometheus", fix="apt-get install -y --no-install-recommends prometheus")
+        config = self.workdir / config_name
+        config.write_text(config_text)
         return [
             exe,
             f"--config.file={config}",
-            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--storage.tsdb.path={self.workdir / tsdb}",
             f"--web.listen-address=127.0.0.1:{port}",
         ]
 

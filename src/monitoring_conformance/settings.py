@@ -56,7 +56,8 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("target", "--target", "MC_TARGET", "urls", "how the stack is reached: urls, kubeconfig, kind or local",
+    Option("target", "--target", "MC_TARGET", "urls",
+           "how the stack is reached: urls, kubeconfig, kind or local",
            kind="choice", choices=TARGETS),
     Option("profile", "--profile", "MC_PROFILE", None,
            "requirement profile: a name in fixtures/profiles or a YAML path"

@@ -45,7 +45,8 @@ def test_required_settings_hold(
 def test_the_kind_scenario_runs_alertmanager_with_its_datasource(scenario_values: ScenarioValues) -> None:
     values = scenario_values(KIND_SCENARIO)  # alerts.fire needs the chart's Alertmanager on kind
     assert values["kube-prometheus-stack"]["alertmanager"]["enabled"] is True
-    assert values["kube-prometheus-stack"]["grafana"]["sidecar"]["datasources"]["alertmanager"]["enabled"] is True
+    datasources = values["kube-prometheus-stack"]["grafana"]["sidecar"]["datasources"]
+    assert datasources["alertmanager"]["enabled"] is True
     assert not check_alertmanager_datasource(values, source_of(KIND_SCENARIO))
 
 

@@ -53,7 +53,8 @@ def envelope_data(body: object) -> object:
 
 def prometheus_alert(item: Mapping[str, Any]) -> Alert:
     labels = _labels(item.get("labels"))
-    return Alert(labels.get("alertname", ""), str(item.get("state", "")), labels, str(item.get("activeAt", "")))
+    name, state = labels.get("alertname", ""), str(item.get("state", ""))
+    return Alert(name, state, labels, str(item.get("activeAt", "")))
 
 
 def prometheus_alerts(data: object) -> list[Alert]:

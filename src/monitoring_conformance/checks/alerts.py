@@ -120,7 +120,8 @@ def fire(
                 f"{rule.interval_s:g}s; threshold = for + 2 intervals + margin {margin:g}s; fault: "
                 f"{fault.describe()}")
     timeline = Timeline(wall=wall)
-    evidence: dict[str, Any] = {"request": f"GET /api/v1/rules + /api/v2/alerts?filter=alertname=\"{alertname}\"",
+    request = f'GET /api/v1/rules + /api/v2/alerts?filter=alertname="{alertname}"'
+    evidence: dict[str, Any] = {"request": request,
                                 "rule": {"name": rule.name, "query": rule.query, "for_s": rule.for_s,
                                          "interval_s": rule.interval_s, "file": rule.file},
                                 "fault": fault.describe(), "timeline": timeline.entries}
@@ -151,7 +152,8 @@ def fire(
         found = find_rule(prometheus.rules(), alertname)
         timeline.observe("prometheus", rule_state(found) if found else "absent")
         timeline.observe("alertmanager", listed_state(alertmanager, alertname))
-        prom, am = timeline.first("prometheus", FIRING, started), timeline.first("alertmanager", FIRING, started)
+        prom = timeline.first("prometheus", FIRING, started)
+        am = timeline.first("alertmanager", FIRING, started)
         expect(prom is not None and am is not None, f"not both yet: {timeline.text(started)}")
 
     try:

@@ -33,12 +33,12 @@ class ScaleToZero:
         return f"Deployment {self.namespace}/{self.deployment} scaled to 0, then back to {back}"
 
     def induce(self) -> None:
-        text = self.kubectl.text("get", "deployment", self.deployment, "--namespace", self.namespace,
-                                 "-o", "jsonpath={.spec.replicas}").strip()
+        where = ("deployment", self.deployment, "--namespace", self.namespace)
+        text = self.kubectl.text("get", *where, "-o", "jsonpath={.spec.replicas}").strip()
         if not text.isdigit() or int(text) < 1:
-            raise ToolError(f"deployment {self.namespace}/{self.deployment}: cannot read its replicas ({text!r})")
+            raise ToolError(f"deployment {self.namespace}/{self.deployment}: no replicas to scale ({text!r})")
         self.replicas = int(text)
-        self.kubectl.run("scale", "deployment", self.deployment, "--namespace", self.namespace, "--replicas=0")
+        self.kubectl.run("scale", *where, "--replicas=0")
 
     def undo(self) -> None:
         if self.replicas is None:
@@ -61,6 +61,7 @@ def attach(stack: Stack, connection: Connection, kubectl: Kubectl) -> Stack:
     service, port = ALERTMANAGER_SERVICE
     url = service_proxy_url(api_base, connection.namespaces["monitoring"], service, port)
     alertmanager = Endpoint(url, session=session, via=API_SERVER_PROXY, name="Alertmanager", timeout=(10, 30))
-    stack.alerting = Alerting(prometheus=stack.prometheus, alertmanager=alertmanager,
-                              fault=ScaleToZero(kubectl, connection.namespaces["app"]), rules_source=RULES_SOURCE)
+    fault = ScaleToZero(kubectl, connection.namespaces["app"])
+    stack.alerting = Alerting(prometheus=stack.prometheus, alertmanager=alertmanager, fault=fault,
+                              rules_source=RULES_SOURCE)
     return stack

@@ -45,19 +45,23 @@ class LocalTarget:
 
     def plan(self) -> list[list[str]]:
         helm = find_tool("helm", fix=localalerts.HELM_FIX)
+        listen = "--web.listen-address=127.0.0.1:<port>"
+        backend = ["python", "-m", "uvicorn", "main:app", "--app-dir", "fixtures/todo-backend/app",
+                   "--port", "<port>"]
         return [
             ["# rules: the chart's PrometheusRule groups, rendered offline into <workdir>/rules.yaml"],
-            [helm, "template", "monitoring", "<offline copy of charts/monitoring>", "--namespace", "monitoring"],
+            [helm, "template", "monitoring", "<offline copy of charts/monitoring>",
+             "--namespace", "monitoring"],
             ["# then, each on 127.0.0.1 with a port the OS picks, stopped by PID when the run ends:"],
-            ["prometheus-node-exporter", "--web.listen-address=127.0.0.1:<port>", "--collector.disable-defaults"],
-            ["python", "-m", "uvicorn", "main:app", "--app-dir", "fixtures/todo-backend/app", "--port", "<port>"],
-            ["prometheus", "--config.file=<workdir>/prometheus.yml", "--web.listen-address=127.0.0.1:<port>"],
-            ["# alerts.fire: a second Todo backend (the one the fault stops), Alertmanager, and a Prometheus that"
-             " loads rules.yaml and scrapes that backend as job todo-backend"],
-            ["python", "-m", "uvicorn", "main:app", "--app-dir", "fixtures/todo-backend/app", "--port", "<port>"],
-            ["prometheus-alertmanager", "--config.file=<workdir>/alertmanager.yml",
-             "--web.listen-address=127.0.0.1:<port>", "--cluster.listen-address="],
-            ["prometheus", "--config.file=<workdir>/prometheus-alerts.yml", "--web.listen-address=127.0.0.1:<port>"],
+            ["prometheus-node-exporter", listen, "--collector.disable-defaults"],
+            backend,
+            ["prometheus", "--config.file=<workdir>/prometheus.yml", listen],
+            ["# alerts.fire: a second Todo backend (the one the fault stops), Alertmanager, and a Prometheus"
+             " that loads rules.yaml and scrapes that backend as job todo-backend"],
+            backend,
+            ["prometheus-alertmanager", "--config.file=<workdir>/alertmanager.yml", listen,
+             "--cluster.listen-address="],
+            ["prometheus", "--config.file=<workdir>/prometheus-alerts.yml", listen],
         ]
 
     def open(self) -> Stack:
@@ -83,7 +87,8 @@ class LocalTarget:
             timings=self.timings,
             versions=self.versions,
             alerting=Alerting(
-                prometheus=Endpoint(local.url(localalerts.JOB_ALERT_PROMETHEUS), name="Prometheus (alert rules)"),
+                prometheus=Endpoint(local.url(localalerts.JOB_ALERT_PROMETHEUS),
+                                    name="Prometheus (alert rules)"),
                 alertmanager=Endpoint(local.url(localalerts.JOB_ALERTMANAGER), name="Alertmanager"),
                 fault=local.fault(),
                 rules_source=RULES_SOURCE.format(path=rule_file),
@@ -110,7 +115,8 @@ class LocalTarget:
             if server.log_path.is_file():
                 shutil.copy(server.log_path, directory / f"{job}.log")
                 code = server.exited()
-                found[f"{job}.log"] = f"pid {server.pid}, " + ("running" if code is None else f"exited {code}")
+                state = "running" if code is None else f"exited {code}"
+                found[f"{job}.log"] = f"pid {server.pid}, {state}"
         return found
 
 
