@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
@@ -25,6 +27,9 @@ from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
+
+if TYPE_CHECKING:
+    from monitoring_conformance.localstack import LocalStack
 
 CHART_DIR = REPO_ROOT / "charts" / "monitoring"
 JOB_FAULT = "todo-backend-fault"
@@ -106,14 +111,43 @@ def alertmanager_argv(port: int, *, workdir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-class FaultHost(Protocol):
-    """What :class:`BackendDown` needs from the local stack."""
+def start(stack: LocalStack) -> None:
+    """Fault backend, Alertmanager, then the Prometheus that evaluates the chart's rules (``rule_file``)."""
+    rule_file = stack.spec.rule_file
+    assert rule_file is not None, "start() needs StackSpec.rule_file"
+    ok, ready = '"ok"', "Ready"
+    stack._launch(JOB_FAULT, stack._app_argv, "/healthz", lambda body: _expect(ok, body))
+    stack._launch(JOB_ALERTMANAGER, partial(alertmanager_argv, workdir=stack.workdir), "/-/ready",
+                  lambda body: _expect("OK", body))
 
-    def stop_server(self, job: str) -> None: ...
+    def prometheus_argv(port: int) -> list[str]:
+        text = alerts_prometheus_config(stack.spec.interval_s, {**stack.ports, JOB_ALERT_PROMETHEUS: port},
+                                        rule_file)
+        return stack._prometheus_command(port, text, "prometheus-alerts.yml", "tsdb-alerts")
 
-    def restart_server(self, job: str) -> None: ...
+    stack._launch(JOB_ALERT_PROMETHEUS, prometheus_argv, "/-/ready", lambda body: _expect(ready, body))
+    started = time.monotonic()
+    BackendDown(stack).wait_healthy(stack.spec.ready_timeout)
+    stack.timings["alerting_first_scrape"] = time.monotonic() - started
 
-    def url(self, job: str) -> str: ...
+
+def _expect(needle: str, body: str) -> None:
+    assert needle in body, f"response lacks {needle!r}"
+
+
+def restart(stack: LocalStack, job: str) -> None:
+    """Start a stopped server of ``stack`` again with the same command line, so on the same port."""
+    from monitoring_conformance.localstack import BOUND, ServerProcess
+
+    old = stack.servers[job]
+    old.stop()
+    server = ServerProcess(job, old.argv, stack.workdir / f"{job}-restart.log")
+    stack.servers[job] = server
+    server.start(stack.workdir)
+    port = stack.ports[job]
+    ready = "/healthz" if job == JOB_FAULT else "/-/ready"
+    url = f"http://127.0.0.1:{port}{ready}"
+    stack._wait_http(server, url, lambda body: None, BOUND[job].format(port=port))
 
 
 class BackendDown:
@@ -121,9 +155,9 @@ class BackendDown:
 
     name = "backend down"
 
-    def __init__(self, host: FaultHost, *, interval_s: float) -> None:
-        self.host = host
-        self.interval_s = interval_s
+    def __init__(self, stack: LocalStack) -> None:
+        self.host = stack
+        self.interval_s = stack.spec.interval_s
         self.induced = False
 
     def describe(self) -> str:
@@ -132,11 +166,11 @@ class BackendDown:
 
     def induce(self) -> None:
         self.induced = True
-        self.host.stop_server(JOB_FAULT)
+        self.host.servers[JOB_FAULT].stop()
 
     def undo(self) -> None:
         if self.induced:
-            self.host.restart_server(JOB_FAULT)
+            restart(self.host, JOB_FAULT)
             self.induced = False
 
     def wait_healthy(self, timeout: float) -> None:

@@ -1,4 +1,5 @@
-"""A real monitoring stack on 127.0.0.1: Prometheus, node_exporter and the Todo backend as child processes.
+"""A real monitoring stack on 127.0.0.1: Prometheus, node_exporter and the Todo backend as child processes
+(plus, with ``StackSpec.rule_file``, the alerting servers of :mod:`monitoring_conformance.localalerts`).
 
 The live tier runs the conformance suite against it, healthy or deliberately broken::
 
@@ -26,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -260,7 +260,7 @@ class LocalStack:
             self.wait_first_scrapes()
             self.timings["first_scrapes"] = time.monotonic() - started
             if self.spec.rule_file is not None:
-                self._start_alerting()
+                localalerts.start(self)
         except BaseException:
             self.stop(keep_logs=True)
             raise
@@ -276,36 +276,6 @@ class LocalStack:
         _LIVE.discard(self)
         if not keep_logs and self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _start_alerting(self) -> None:
-        """Fault backend, Alertmanager, then the Prometheus that evaluates the chart's rules."""
-        self._launch(localalerts.JOB_FAULT, self._app_argv, "/healthz", _expect_text('"ok"'))
-        am_argv = partial(localalerts.alertmanager_argv, workdir=self.workdir)
-        self._launch(localalerts.JOB_ALERTMANAGER, am_argv, "/-/ready", _expect_text("OK"))
-        self._launch(localalerts.JOB_ALERT_PROMETHEUS, self._alerts_prometheus_argv, "/-/ready",
-                     _expect_text("Ready"))
-        started = time.monotonic()
-        self.fault().wait_healthy(self.spec.ready_timeout)
-        self.timings["alerting_first_scrape"] = time.monotonic() - started
-
-    def fault(self) -> localalerts.BackendDown:
-        """The fault alerts.fire induces: the separate backend down (needs ``rule_file``)."""
-        return localalerts.BackendDown(self, interval_s=self.spec.interval_s)
-
-    def stop_server(self, job: str) -> None:
-        """Stop one server by its PID (the others keep running)."""
-        self.servers[job].stop()
-
-    def restart_server(self, job: str) -> None:
-        """Start a stopped server again with the same command line, so on the same port."""
-        old = self.servers[job]
-        old.stop()
-        server = ServerProcess(job, old.argv, self.workdir / f"{job}-restart.log")
-        self.servers[job] = server
-        server.start(self.workdir)
-        ready = "/healthz" if job in (JOB_APP, localalerts.JOB_FAULT) else "/-/ready"
-        url = f"http://127.0.0.1:{self.ports[job]}{ready}"
-        self._wait_http(server, url, lambda body: None, BOUND[job].format(port=self.ports[job]))
 
     def stop_app(self) -> None:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
@@ -413,12 +383,6 @@ class LocalStack:
             sys.executable, "-m", "uvicorn", "main:app", "--app-dir", str(APP_DIR),
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
         ]  # fmt: skip
-
-    def _alerts_prometheus_argv(self, port: int) -> list[str]:
-        assert self.spec.rule_file is not None
-        ports = {**self.ports, localalerts.JOB_ALERT_PROMETHEUS: port}
-        text = localalerts.alerts_prometheus_config(self.spec.interval_s, ports, self.spec.rule_file)
-        return self._prometheus_command(port, text, "prometheus-alerts.yml", "tsdb-alerts")
 
     def _prometheus_argv(self, port: int) -> list[str]:
         ports = {**self.ports, JOB_PROMETHEUS: port}

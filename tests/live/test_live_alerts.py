@@ -80,7 +80,7 @@ def run_check(stack: LocalStack, alert: str, *, timeout: float) -> Record:
     record = Record.new("alerts.fire")
     prometheus = Prometheus(Endpoint(stack.url(localalerts.JOB_ALERT_PROMETHEUS), name="Prometheus"))
     alertmanager = Alertmanager(Endpoint(stack.url(localalerts.JOB_ALERTMANAGER), name="Alertmanager"))
-    alerts.fire(prometheus, alertmanager, stack.fault(), spec, record)
+    alerts.fire(prometheus, alertmanager, localalerts.BackendDown(stack), spec, record)
     return record
 
 

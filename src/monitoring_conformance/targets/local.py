@@ -90,7 +90,7 @@ class LocalTarget:
                 prometheus=Endpoint(local.url(localalerts.JOB_ALERT_PROMETHEUS),
                                     name="Prometheus (alert rules)"),
                 alertmanager=Endpoint(local.url(localalerts.JOB_ALERTMANAGER), name="Alertmanager"),
-                fault=local.fault(),
+                fault=localalerts.BackendDown(local),
                 rules_source=RULES_SOURCE.format(path=rule_file),
             ),
         )
