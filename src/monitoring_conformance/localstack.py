@@ -1,4 +1,5 @@
-"""A real monitoring stack on 127.0.0.1: Prometheus, node_exporter and the Todo backend as child processes.
+"""A real monitoring stack on 127.0.0.1: Prometheus, node_exporter and the Todo backend as child processes
+(plus, with ``StackSpec.rule_file``, the alerting servers of :mod:`monitoring_conformance.localalerts`).
 
 The live tier runs the conformance suite against it, healthy or deliberately broken::
 
@@ -34,6 +35,7 @@ from typing import Any
 
 import requests
 
+from monitoring_conformance import localalerts
 from monitoring_conformance.errors import ToolError, WaitTimeout
 from monitoring_conformance.servers import PortInUse, ServerProcess, free_port, indent
 from monitoring_conformance.settings import REPO_ROOT
@@ -64,6 +66,9 @@ class StackSpec:
     scrape_node: bool = True  # False: no `node` job, and node_exporter is not started
     scrape_app: bool = True  # False: no `todo-backend` job (the backend still runs and answers)
     interval_s: float = 1.0  # scrape and rule evaluation interval
+    #: The chart's rules (localalerts.write_rule_file): also start Alertmanager, a separate fault backend
+    #: and a second Prometheus that evaluates these rules against it (alerts.fire). None: none of them.
+    rule_file: Path | None = None
     ready_timeout: float = 30.0  # per readiness wait, scaled by the global timeout scale
     #: The Prometheus executable: a tool name looked up as find_tool does (tools folder, then PATH), e.g.
     #: "prometheus3" for the 3.x the bootstrap fetches, or a path.
@@ -178,6 +183,8 @@ class LocalStack:
             started = time.monotonic()
             self.wait_first_scrapes()
             self.timings["first_scrapes"] = time.monotonic() - started
+            if self.spec.rule_file is not None:
+                localalerts.start(self)
         except BaseException:
             self.stop(keep_logs=True)
             raise
@@ -310,14 +317,14 @@ class LocalStack:
         bound = f"Uvicorn running on {url.rsplit('/', 1)[0]}"  # the app's own start-up line (our fixture)
         assert bound in server.tail(lines=200), f"{server.name} has not logged {bound!r} yet"
 
-    def _prometheus_answer(self, server: ServerProcess, url: str, body: str) -> None:
+    def _prometheus_answer(self, server: ServerProcess, url: str, body: str, tsdb_name: str = "tsdb") -> None:
         """/-/ready, then /api/v1/status/flags: the answering Prometheus must use this stack's TSDB folder."""
         assert "Ready" in body, f"GET {url}: {body[:80]!r}"
         flags_url = url.replace("/-/ready", "/api/v1/status/flags")
         response = self._session.get(flags_url, timeout=PROBE_TIMEOUT)
         assert response.status_code == 200, f"GET {flags_url} -> {response.status_code}"
         tsdb = str(response.json().get("data", {}).get("storage.tsdb.path"))
-        assert tsdb == str(self.workdir / "tsdb"), (
+        assert tsdb == str(self.workdir / tsdb_name), (
             f"GET {flags_url}: storage.tsdb.path is {tsdb}, not this stack's:"
             " another Prometheus holds the port"
         )
@@ -363,14 +370,17 @@ class LocalStack:
         ]  # fmt: skip
 
     def _prometheus_argv(self, port: int) -> list[str]:
-        exe = prometheus_executable(self.spec.prometheus)
         ports = {**self.ports, JOB_PROMETHEUS: port}
-        config = self.workdir / "prometheus.yml"
-        config.write_text(prometheus_config(self.spec, ports))
+        return self._prometheus_command(port, prometheus_config(self.spec, ports), "prometheus.yml", "tsdb")
+
+    def _prometheus_command(self, port: int, config_text: str, config_name: str, tsdb: str) -> list[str]:
+        exe = prometheus_executable(self.spec.prometheus)
+        config = self.workdir / config_name
+        config.write_text(config_text)
         return [
             exe,
             f"--config.file={config}",
-            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--storage.tsdb.path={self.workdir / tsdb}",
             f"--web.listen-address=127.0.0.1:{port}",
             *(["--web.enable-lifecycle"] if self.spec.lifecycle else []),
         ]

@@ -40,14 +40,17 @@ pytest_plugins = ("monitoring_conformance.fixtures",)
 
 #: The first requirement to run: grafana.ready_within_30s measures from t0, so nothing may delay it.
 RUN_FIRST = ("grafana.ready_within_30s",)
-#: The last requirement to run: app.unchanged looks at the whole session.
+#: Next to last: alerts.fire takes the backend down and back, so the other checks run before it.
+RUN_LATE = ("alerts.fire",)
+#: The last requirement to run: app.unchanged looks at the whole session (the fault's recovery included).
 RUN_LAST = ("app.unchanged",)
 
 
 def run_order(item: pytest.Item) -> int:
-    """0 for :data:`RUN_FIRST`, 2 for :data:`RUN_LAST`, 1 for the rest (a stable sort keeps their order)."""
+    """0 for :data:`RUN_FIRST`, 2 for :data:`RUN_LATE`, 3 for :data:`RUN_LAST`, 1 for the rest (a stable
+    sort keeps their order)."""
     rid = item_requirement(item)
-    return 0 if rid in RUN_FIRST else 2 if rid in RUN_LAST else 1
+    return 0 if rid in RUN_FIRST else 3 if rid in RUN_LAST else 2 if rid in RUN_LATE else 1
 
 
 class ConformanceHooks:

@@ -88,6 +88,11 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "dashboard": Field("text", hint="dashboard: todo-overview"),
         "threshold": Field("seconds", default=30, hint="threshold: 30"),
     },
+    "alerts.fire": {
+        "alert": Field("text", required=True, hint="alert: TodoBackendDown"),
+        # added to the rule's for + 2 evaluation intervals: scrape interval, discovery, delivery
+        "margin": Field("seconds", default=10, hint="margin: 10"),
+    },
     "app.unchanged": {
         "restarts": Field("restarts", required=True,
                           hint="restarts: {mode: process}"),

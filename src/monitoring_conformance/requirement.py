@@ -49,6 +49,9 @@ CATALOGUE: dict[str, Requirement] = {
                     "s", "seconds from the canary request until Loki returned the line"),
         Requirement("grafana.ready_within_30s", "Grafana is healthy and the overview dashboard loads in 30 s",
                     "s", "seconds from the deployment start (t0) until Grafana was ready"),
+        Requirement("alerts.fire",
+                    "A fault fires the chart's alert in Prometheus and it reaches Alertmanager",
+                    "s", "seconds from the fault until the alert fired and Alertmanager listed it"),
         Requirement("app.unchanged", "The Todo backend stays healthy: health, a CRUD round trip, no restarts",
                     "restarts", "container restarts (or process restarts) of the Todo backend"),
     )

@@ -24,9 +24,9 @@ from monitoring_conformance.redact import mask_userinfo
 #: The repository checkout (src layout, editable install).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-TARGETS = ("urls", "kubeconfig", "kind")
+TARGETS = ("urls", "kubeconfig", "kind", "local")
 KEEP_CLUSTER = ("never", "on-failure", "always")
-DEFAULT_PROFILE = {"urls": "host", "kubeconfig": "managed", "kind": "kind"}
+DEFAULT_PROFILE = {"urls": "host", "kubeconfig": "managed", "kind": "kind", "local": "host"}
 URL_OPTIONS = ("prometheus_url", "grafana_url", "loki_url", "app_url")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -57,11 +57,12 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("target", "--target", "MC_TARGET", "urls", "how the stack is reached: urls, kubeconfig or kind",
+    Option("target", "--target", "MC_TARGET", "urls",
+           "how the stack is reached: urls, kubeconfig, kind or local",
            kind="choice", choices=TARGETS),
     Option("profile", "--profile", "MC_PROFILE", None,
            "requirement profile: a name in fixtures/profiles or a YAML path"
-           " (default per target: urls host, kubeconfig managed, kind kind)"),
+           " (default per target: urls host, kubeconfig managed, kind kind, local host)"),
     Option("report_dir", "--report-dir", "MC_REPORT_DIR", "reports",
            "folder for acceptance.json, acceptance.md, junit.xml and diagnostics/", kind="path",
            in_ini=False),

@@ -100,8 +100,8 @@ def test_an_exceeded_budget_names_the_values_and_the_sum(
     budget = requests_budget(values, source_of(KIND_SCENARIO), conditions=conditions)
     cpu, memory = budget.findings
     assert cpu.file == memory.file == source_of(KIND_SCENARIO)
-    assert cpu.message.startswith("CPU requests add up to 1600m, over the budget of 1500m:")
-    assert memory.message.startswith("memory requests add up to 4064Mi, over the budget of 3072Mi:")
+    assert cpu.message.startswith("CPU requests add up to 1610m, over the budget of 1500m:")
+    assert memory.message.startswith("memory requests add up to 4096Mi, over the budget of 3072Mi:")
     assert (
         "kube-prometheus-stack.prometheus.prometheusSpec.resources.requests: 1 x (1200m, 3072Mi)"
         in memory.message

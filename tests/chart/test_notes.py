@@ -100,15 +100,18 @@ def test_hard_coded_names_in_the_notes_are_reported(
     )
 
 
-def test_a_component_that_is_off_must_not_be_named(helm: Helm, offline_chart: Path) -> None:
-    """The kind scenario has no Alertmanager: notes that still list one are wrong."""
+def test_a_component_that_is_off_must_not_be_named(helm: Helm, offline_chart: Path, tmp_path: Path) -> None:
+    """The kind scenario without Alertmanager: notes that still list one are wrong."""
     values_file = offline_chart / "ci" / "kind-values.yaml"
-    notes = render_notes(helm, offline_chart, [values_file])
+    off = tmp_path / "no-alertmanager.yaml"
+    off.write_text("kube-prometheus-stack:\n  alertmanager: {enabled: false}\n"
+                   "  grafana: {sidecar: {datasources: {alertmanager: {enabled: false}}}}\n")
+    notes = render_notes(helm, offline_chart, [values_file, off])
     assert "Alertmanager" not in notes
     listed = notes.replace(
         "Grafana datasources", "Alertmanager  kps-alertmanager.monitoring.svc:9093\nGrafana datasources"
     )
     (finding,) = check_notes(
-        listed, merged_values(offline_chart, values_file), "kind", release=RELEASE, namespace=NAMESPACE
+        listed, merged_values(offline_chart, values_file, off), "kind", release=RELEASE, namespace=NAMESPACE
     )
     assert finding.message == "names Alertmanager, which the values of kind switch off"

@@ -42,11 +42,11 @@ def test_required_settings_hold(
     assert not findings, format_findings(findings)
 
 
-def test_the_kind_scenario_switches_alertmanager_and_its_datasource_off(
-    scenario_values: ScenarioValues,
-) -> None:
-    values = scenario_values(KIND_SCENARIO)
-    assert values["kube-prometheus-stack"]["alertmanager"]["enabled"] is False
+def test_the_kind_scenario_runs_alertmanager_with_its_datasource(scenario_values: ScenarioValues) -> None:
+    values = scenario_values(KIND_SCENARIO)  # alerts.fire needs the chart's Alertmanager on kind
+    assert values["kube-prometheus-stack"]["alertmanager"]["enabled"] is True
+    datasources = values["kube-prometheus-stack"]["grafana"]["sidecar"]["datasources"]
+    assert datasources["alertmanager"]["enabled"] is True
     assert not check_alertmanager_datasource(values, source_of(KIND_SCENARIO))
 
 
@@ -137,7 +137,8 @@ def test_an_alertmanager_datasource_without_alertmanager_is_reported(scenario_va
         scenario_values(KIND_SCENARIO),
         {
             "kube-prometheus-stack": {
-                "grafana": {"sidecar": {"datasources": {"alertmanager": {"enabled": True}}}}
+                "alertmanager": {"enabled": False},
+                "grafana": {"sidecar": {"datasources": {"alertmanager": {"enabled": True}}}},
             }
         },
     )

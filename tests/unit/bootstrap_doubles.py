@@ -26,17 +26,21 @@ VERSION_OUTPUT = {
     "promtool": "promtool, version 2.42.0+ds (branch: debian/sid)",
     "prometheus-node-exporter": "node_exporter, version 1.5.0 (branch: debian/sid)",
     "prometheus3": "prometheus, version 3.5.3+ds1 (branch: debian/sid, revision: 3.5.3+ds1-6)",
+    "prometheus-alertmanager": "alertmanager, version 0.25.0 (branch: debian/sid, revision: 0.25.0-1+b4)",
     "shellcheck": "ShellCheck - shell script analysis tool\nversion: 0.9.0\nlicense: GPLv3",
     "chromium": "Chromium 143.0.7499.169 built on Debian GNU/Linux 12 (bookworm)",
 }
 #: What the fake `apt-get download prometheus=3.5.3+ds1-6` writes (its digest is the fake pin's).
 FAKE_DEB = b"!<arch>\nfake prometheus 3 package\n"
 FAKE_DEB_SHA256 = hashlib.sha256(FAKE_DEB).hexdigest()
-APT_TOOLS = ("prometheus", "promtool", "prometheus-node-exporter", "shellcheck", "chromium")
+APT_TOOLS = (
+    "prometheus", "promtool", "prometheus-node-exporter", "prometheus-alertmanager", "shellcheck", "chromium",
+)
 APT_PACKAGE_OF = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
     "prometheus-node-exporter": "prometheus-node-exporter",
+    "prometheus-alertmanager": "prometheus-alertmanager",
     "shellcheck": "shellcheck",
     "chromium": "chromium",
 }

@@ -48,8 +48,8 @@ def test_missing_tools_while_not_root_get_one_line_each_with_the_fix(machine: Fa
     assert "apt-get install -y --no-install-recommends shellcheck`" in lines_for(machine, "shellcheck")[0]
     summary = machine.err[-1]
     assert (
-        summary == "bootstrap: 6 tool(s) missing: prometheus, promtool, prometheus-node-exporter, shellcheck,"
-        " chromium, prometheus3"
+        summary == "bootstrap: 7 tool(s) missing: prometheus, promtool, prometheus-node-exporter,"
+        " prometheus-alertmanager, shellcheck, chromium, prometheus3"
     )
 
 
@@ -94,6 +94,7 @@ def test_root_on_debian_installs_the_packages_without_starting_services(machine:
             "--no-install-recommends",
             "chromium",
             "prometheus",
+            "prometheus-alertmanager",
             "prometheus-node-exporter",
             "shellcheck",
         )

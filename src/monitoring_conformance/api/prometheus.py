@@ -21,6 +21,13 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from monitoring_conformance.api.alerting import (
+    Alert,
+    AlertRule,
+    envelope_data,
+    prometheus_alerts,
+    prometheus_rules,
+)
 from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error, shorten
 from monitoring_conformance.errors import EndpointError
 from monitoring_conformance.redact import redact
@@ -202,6 +209,18 @@ class Prometheus:
                 )
             )
         return targets
+
+    def alerts(self) -> list[Alert]:
+        """The pending and firing alerts (``/api/v1/alerts``)."""
+        response = self.endpoint.get("/api/v1/alerts")
+        body = decode_json(self.endpoint, response, expect="Prometheus JSON")
+        return prometheus_alerts(envelope_data(body))
+
+    def rules(self) -> list[AlertRule]:
+        """The alerting rules Prometheus loaded: state, ``for``, group interval (``/api/v1/rules``)."""
+        response = self.endpoint.get("/api/v1/rules", params={"type": "alert"})
+        body = decode_json(self.endpoint, response, expect="Prometheus JSON")
+        return prometheus_rules(envelope_data(body))
 
     def up_by_job(self) -> dict[str, JobUp]:
         """``up`` grouped by job: how many targets of each job are up and down."""

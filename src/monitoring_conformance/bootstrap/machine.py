@@ -145,6 +145,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         manual_fix="install node_exporter (prometheus.io/download) on PATH as prometheus-node-exporter",
     ),
     ToolSpec(
+        "prometheus-alertmanager",
+        ("--version",),
+        _after_word_version,
+        apt_package="prometheus-alertmanager",
+        manual_fix="install Alertmanager (prometheus.io/download) on PATH as prometheus-alertmanager",
+    ),
+    ToolSpec(
         "shellcheck",
         ("--version",),
         _after_word_version,

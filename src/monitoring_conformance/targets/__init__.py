@@ -1,7 +1,7 @@
 """Targets: how the suite reaches a monitoring stack. ``create()`` picks one by name.
 
-``urls`` lives here; ``kubeconfig`` and ``kind`` are imported only when asked for, so a run against URLs
-never loads the Kubernetes machinery. Each target class is built as ``Class(settings, runner)``
+``urls`` lives here; ``kubeconfig``, ``kind`` and ``local`` are imported only when asked for, so a run
+against URLs never loads the Kubernetes machinery. Each target class is built as ``Class(settings, runner)``
 (the urls target also takes ``session_factory=`` so unit tests can plug in HTTP doubles).
 """
 
@@ -27,6 +27,7 @@ TARGET_CLASSES = {
     "urls": ("monitoring_conformance.targets.urls", "UrlsTarget"),
     "kubeconfig": ("monitoring_conformance.targets.kubeconfig", "KubeconfigTarget"),
     "kind": ("monitoring_conformance.targets.kind", "KindTarget"),
+    "local": ("monitoring_conformance.targets.local", "LocalTarget"),
 }
 
 

@@ -35,6 +35,37 @@ class Stack:
     #: The ready endpoints behind the app Service the suite talks to, read on each call (kube targets);
     #: None: the target has no Service (urls: the app's process_start_time_seconds is the identity).
     app_identity: Callable[[], AppEndpoints] | None = None
+    #: alerts.fire: rule evaluation, Alertmanager and an undoable fault (None: the target offers none).
+    alerting: Alerting | None = None
+
+
+class Fault(Protocol):
+    """A fault a target can induce and undo (alerts.fire): the Todo backend down, for instance."""
+
+    name: str
+
+    def describe(self) -> str: ...
+
+    def induce(self) -> None: ...
+
+    def undo(self) -> None: ...  # safe to call twice, and when induce() failed half-way
+
+    def wait_healthy(self, timeout: float) -> None: ...  # raises when the app is not healthy in time
+
+
+@dataclass
+class Alerting:
+    """What alerts.fire needs: the Prometheus that evaluates the chart's rules, Alertmanager, and a fault.
+
+    ``fault`` None: the target cannot induce one; ``reason`` says why (becomes not_verified).
+    """
+
+    prometheus: Endpoint
+    alertmanager: Endpoint | None
+    fault: Fault | None
+    reason: str = ""
+    #: How the rules got there (for the report): "the chart's PrometheusRule, via the operator"...
+    rules_source: str = ""
 
 
 class Target(Protocol):

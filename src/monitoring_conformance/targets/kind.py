@@ -24,6 +24,7 @@ from monitoring_conformance.install_watch import GrafanaWatch, grafana_watch, wa
 from monitoring_conformance.orchestrate import KindOptions, KindRun
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.settings import Settings
+from monitoring_conformance.targets import kubefault
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     Connection,
@@ -126,6 +127,7 @@ class KindTarget:
             versions=self.run.versions, timings={}, echo=self.echo,
         )
         self.stack.timings = self.run.phases.timings  # the same dict: checks/teardown land in it later
+        kubefault.attach(self.stack, self.connection(), self.run.kubectl())
         if readiness is not None:
             readiness.apply_to(self.stack)
         self.opened_at = self.clock.now()

@@ -38,6 +38,7 @@ from monitoring_conformance.release import (
     status_failure,
 )
 from monitoring_conformance.settings import REPO_ROOT, Settings
+from monitoring_conformance.targets import kubefault
 from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     DEFAULT_KUBECONFIG,
@@ -188,6 +189,7 @@ class KubeconfigTarget:
                 self.versions["helm"] = str(helm.version())
         self.stack = self.connection.stack(self.name, credentials=credentials, t0=t0, t0_source=source,
                                            versions=self.versions, timings=self.timings, echo=self.echo)
+        kubefault.attach(self.stack, self.connection, self.kubectl())
         if readiness is not None:
             readiness.apply_to(self.stack)
         elif t0 is not None:  # a t0 this run did not watch: is the Grafana running now younger than it?

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from tests.doubles import PrometheusDouble
 from tests.doubles.transport import RecordedTransport
 
-from monitoring_conformance.profile import Spec
+from monitoring_conformance.profile import PROFILES_DIR, Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.settings import OPTIONS
 
@@ -19,6 +20,16 @@ from monitoring_conformance.settings import OPTIONS
 CLEAN_ENV = {opt.env: "" for opt in OPTIONS} | {"MC_GRAFANA_USER": "", "MC_GRAFANA_PASSWORD": ""}
 #: The one query of the metrics.cpu profile :func:`cpu_run_args` writes.
 CPU_QUERY = 'node_cpu_seconds_total{job="node"}'
+
+
+def profile_without(directory: Path, name: str, *ids: str) -> Path:
+    """A copy of profile ``name`` without ``ids`` (e.g. alerts.fire, which a urls run cannot verify)."""
+    raw = yaml.safe_load((PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    for rid in ids:
+        del raw["requirements"][rid]
+    path = directory / f"{name}-without-{'-'.join(ids)}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def make_spec(rid: str, *, timeout: float = 10.0, interval: float = 0.5, threshold: float | None = None,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.doubles import PrometheusDouble, TodoAppDouble, connection_refused, vector
 from tests.doubles.transport import RecordedTransport
-from tests.unit.core.helpers import DoublesPlugin, targets_payload
+from tests.unit.core.helpers import DoublesPlugin, profile_without, targets_payload
 
 from monitoring_conformance.cli import SUITE_DIR
 
@@ -49,6 +49,8 @@ def host_doubles(**series_overrides: Any) -> dict[str, RecordedTransport]:
 def run_suite(
     pytester: pytest.Pytester, report_dir: Path, doubles: Mapping[str, RecordedTransport], *args: str
 ) -> pytest.RunResult:
+    if "--profile" not in args:  # the urls target cannot induce a fault: alerts.fire is tested on its own
+        args = ("--profile", str(profile_without(report_dir.parent, "host", "alerts.fire")), *args)
     return pytester.runpytest_inprocess(
         str(SUITE_DIR), "-p", "no:pytest-kind", "-p", "no:cacheprovider",
         "--target", "urls", "--prometheus-url", PrometheusDouble.base_url,
@@ -133,7 +135,7 @@ def test_not_verified_fails_the_verdict_in_strict_mode(pytester: pytest.Pytester
     result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile))
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=1, failed=1, deselected=18)  # strict: a failure, never a skip
+    result.assert_outcomes(passed=1, failed=1, deselected=19)  # strict: a failure, never a skip
     assert statuses(tmp_path / "out") == {
         "stack.prometheus_targets": "pass",
         "logs.todo_backend": "not_verified",
@@ -175,7 +177,7 @@ def test_not_verified_is_reported_but_passes_without_strict(
     result = run_suite(pytester, tmp_path / "out", host_doubles(), "--profile", str(profile), "--no-strict")
 
     assert result.ret == 0
-    result.assert_outcomes(passed=1, skipped=1, deselected=18)
+    result.assert_outcomes(passed=1, skipped=1, deselected=19)
     built = report(tmp_path / "out")
     assert built["verdict"] == "pass"
     assert built["strict"] is False
@@ -268,7 +270,7 @@ def test_target_on_the_command_line_validates_at_start(pytester: pytest.Pytester
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: --target minikube: unknown value; use one of urls, kubeconfig, kind"]
+        ["ERROR: --target minikube: unknown value; use one of urls, kubeconfig, kind, local"]
     )
 
 
@@ -296,3 +298,16 @@ def test_not_verifiable_outside_the_conformance_suite_is_an_error_not_a_skip(
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:pytest-kind")
 
     result.assert_outcomes(failed=1)  # a project test that ends in NotVerifiable must not pass as a skip
+
+
+def test_alerts_fire_is_not_verified_on_urls_with_the_reason(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    result = run_suite(pytester, tmp_path, host_doubles(), "--profile", "host")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # strict: not_verified is a failure
+    found = statuses(tmp_path)
+    assert found.pop("alerts.fire") == "not_verified"
+    assert set(found.values()) == {"pass"}
+    alerts = next(item for item in report(tmp_path)["requirements"] if item["id"] == "alerts.fire")
+    assert alerts["message"].startswith("the urls target only reaches URLs: it cannot take the Todo")

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 
 VARIABLES = {"app_namespace": "shop", "monitoring_namespace": "mon", "release": "rel"}
 HOST_ONLY = {
-    "stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate", "app.unchanged"
+    "stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate", "alerts.fire",
+    "app.unchanged",
 }
 
 
