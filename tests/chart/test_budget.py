@@ -100,8 +100,8 @@ def test_an_exceeded_budget_names_the_values_and_the_sum(
     budget = requests_budget(values, source_of(KIND_SCENARIO), conditions=conditions)
     cpu, memory = budget.findings
     assert cpu.file == memory.file == source_of(KIND_SCENARIO)
-    assert cpu.message.startswith("CPU requests add up to 1610m, over the budget of 1500m:")
-    assert memory.message.startswith("memory requests add up to 4096Mi, over the budget of 3072Mi:")
+    assert cpu.message.startswith("CPU requests add up to 1620m, over the budget of 1500m:")
+    assert memory.message.startswith("memory requests add up to 4128Mi, over the budget of 3072Mi:")
     assert (
         "kube-prometheus-stack.prometheus.prometheusSpec.resources.requests: 1 x (1200m, 3072Mi)"
         in memory.message
@@ -205,7 +205,7 @@ def test_a_stale_readme_footprint_is_reported(chart_copy: Path, conditions: dict
     assert not check_footprint(readme, footprints, "README.md")
     (finding,) = check_footprint(readme, changed, "README.md")
     assert finding.where == f"## Footprint `{KIND}`"
-    assert "the values request 1400m, 2016Mi" in finding.message
+    assert "the values request 1420m, 2080Mi" in finding.message
 
 
 def test_a_missing_or_extra_footprint_row_is_reported(conditions: dict[str, str]) -> None:
@@ -222,7 +222,9 @@ def test_a_missing_or_extra_footprint_row_is_reported(conditions: dict[str, str]
 
 
 def test_the_config_reloader_counts_once_per_pod_that_has_one(scenario_values: ScenarioValues) -> None:
-    values = scenario_values(KIND_SCENARIO)
+    values = deep_merge(
+        scenario_values(KIND_SCENARIO), {"kube-prometheus-stack": {"alertmanager": {"enabled": False}}}
+    )
     reloader = "kube-prometheus-stack.prometheusOperator.prometheusConfigReloader.resources.requests"
     count = {i.path: i.count for i in requests_budget(values, "v").items}[reloader]
     with_am = deep_merge(values, {"kube-prometheus-stack": {"alertmanager": {"enabled": True}}})
