@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from monitoring_conformance.checks.rate import rate_window
 from monitoring_conformance.profile import Profile
 from monitoring_conformance.requirement import first_line
 
@@ -21,6 +22,9 @@ POINTS = 200
 MAX_SERIES = 6
 #: Seconds the whole collection may take.
 BUDGET_S = 20.0
+
+#: The profile variable the request-rate check fills with 4 scrape intervals (checks/rate.py).
+WINDOW_VARIABLE = "${rate_window}"
 
 
 def step_for(start: float, end: float, points: int = POINTS) -> float:
@@ -70,6 +74,10 @@ def collect(
                 section["notes"].append(f"{rid} {name}: not read, the {budget_s:g}s for plots were spent")
                 continue
             try:
+                if WINDOW_VARIABLE in expr:  # the same window the request-rate check used
+                    spec = profile.spec(rid)
+                    assert spec is not None
+                    expr, _, _ = rate_window(prometheus, spec, spec.options.get("app_job"))
                 found = prometheus.query_range(expr, start, end, step)
             except Exception as exc:
                 section["notes"].append(f"{rid} {name}: query_range failed: {first_line(str(exc))}")

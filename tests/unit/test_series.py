@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -33,6 +34,10 @@ class FakePrometheus:
         points = ((start, 1.0), (start + step, math.nan), (start + 2 * step, 3.0))
         return [Series({"cpu": str(i)}, points) for i in range(self.count)]
 
+    def targets(self) -> list[SimpleNamespace]:
+        """The app job's target with a 1 s scrape interval (the request-rate window follows it)."""
+        return [SimpleNamespace(job="todo-backend", scrape_interval=1.0)]
+
 
 @pytest.mark.parametrize(("seconds", "step"), [(0, 1.0), (60, 1.0), (200, 1.0), (201, 2.0), (3600, 18.0)])
 def test_step_gives_at_most_about_200_points(seconds: float, step: float) -> None:
@@ -55,6 +60,15 @@ def test_collect_reads_every_expression_over_the_window() -> None:
     [plot] = [p for p in section["requirements"]["metrics.memory"] if p["name"] == "app_memory"]
     assert plot["series"][0]["points"] == [[T0, 1.0], [T0 + 1, None], [T0 + 2, 3.0]]
     assert section["notes"] == []
+
+
+def test_the_rate_window_is_filled_as_the_request_rate_check_fills_it() -> None:
+    fake = FakePrometheus()
+    section = series.collect(fake, HOST, T0, T0 + 100)
+    [rate_expr] = [expr for expr, *_ in fake.calls if "rate(" in expr]
+    assert "${rate_window}" not in rate_expr
+    assert "[4s]" in rate_expr  # 4 scrape intervals of 1 s
+    assert section["requirements"]["metrics.request_rate"][0]["query"] == rate_expr
 
 
 def test_a_failing_query_is_a_note_and_the_others_are_still_read() -> None:
