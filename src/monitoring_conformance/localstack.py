@@ -209,6 +209,15 @@ class LocalStack:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
         self.servers[JOB_APP].stop()
 
+    def restart_app(self) -> None:
+        """Stop the Todo backend and start it again on the same port (a new process, a new start time)."""
+        old = self.servers[JOB_APP]
+        old.stop()
+        server = ServerProcess(JOB_APP, old.argv, self.workdir / f"{JOB_APP}-restart.log")
+        self.servers[JOB_APP] = server
+        server.start(self.workdir)
+        self._wait_http(server, f"{self.app_url}/healthz", self._app_answer)
+
     def kill_node_and_restart_prometheus(self) -> None:
         """node_exporter dies, then Prometheus restarts on the same data (the "stale node series" stack).
 

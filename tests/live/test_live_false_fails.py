@@ -12,17 +12,27 @@
 - list-answers-500: GET of the task list answers 500 and closes the connection. POSTs are still 201, so
   metrics.request_rate passes; only app.unchanged (whose round trip lists the tasks) fails, naming the step.
 
-The stacks start and the runs go side by side, as in test_live_broken_stacks.py, with its timeout scale.
+- restart-after-baseline: the backend restarts (same port, new process) as soon as the suite's first
+  traffic POST reaches it, i.e. right after the request-rate baseline. metrics.request_rate must see the new
+  process from its start time and measure again (pass, naming the reset), not fail "grew by N, expected at
+  least M"; app.unchanged fails, rightly: the backend restarted during the run.
+
+The first three stacks start and their runs go side by side, as in test_live_broken_stacks.py, with its
+timeout scale.
 """
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.localstack import JOB_APP, StackSpec
-from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements
+from monitoring_conformance.localstack import JOB_APP, LocalStack, StackSpec
+from monitoring_conformance.wait import eventually
+from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements, require_tools
 from tests.live.test_live_broken_stacks import BROKEN_TIMEOUT_SCALE, Scenario, run_of, run_scenarios
 
 pytestmark = pytest.mark.live
@@ -39,6 +49,11 @@ SLOW_API_S = 2.5
 #: The app job's scrape interval of the long-interval scenario, and what "at once" means for its failure.
 LONG_INTERVAL_S = 15.0
 AT_ONCE_S = 2.0
+#: The backend's JSON request line of a traffic POST of the suite (api.app.TodoApp.traffic, user mc-traffic).
+FIRST_POST = '"method":"POST","path":"/api/mc-traffic/tasks"'
+#: Budget factor of the restart run: request_rate needs the restart (about 1 s), one scrape of the new
+#: process and one more after its burst within its budget (9 s).
+RESTART_TIMEOUT_SCALE = 0.3
 
 SCENARIOS: dict[str, Scenario] = {
     "slow-api": Scenario(
@@ -112,3 +127,42 @@ def test_posts_still_count_when_the_list_answers_500(runs: dict[str, SuiteRun | 
     (traffic,) = [e["response"] for e in entry["evidence"] if "posts_acknowledged" in e["response"]]
     assert '"requests_5xx": 0' not in traffic, f"the list never answered 500 during the traffic: {traffic}"
     assert '"posts_acknowledged": 0' not in traffic, traffic
+
+
+def restart_at_first_post(stack: LocalStack, log: Path) -> float:
+    """Restart the backend as soon as its log shows the suite's first traffic POST; the seconds it took."""
+
+    def posted() -> None:
+        assert FIRST_POST in log.read_text(encoding="utf-8", errors="replace"), f"no traffic POST in {log}"
+
+    eventually(posted, timeout=60, interval=0.05, what="the suite's first traffic POST", scale=1.0)
+    started = time.monotonic()
+    stack.restart_app()
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def restart_run(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    require_tools()
+    workdir = tmp_path_factory.mktemp("stack-restart")
+    # the restarted backend dies with the thread that started it: the pool's thread lives until the end
+    with LocalStack(StackSpec(), workdir=workdir) as stack, ThreadPoolExecutor(max_workers=1) as pool:
+        restarted = pool.submit(restart_at_first_post, stack, stack.servers[JOB_APP].log_path)
+        run = suite.run(
+            "restart-after-baseline",
+            prometheus_url=stack.prometheus_url,
+            app_url=stack.app_url,
+            timeout_scale=RESTART_TIMEOUT_SCALE,
+        )
+        FIGURES["restart after baseline: backend restart (s)"] = round(restarted.result(), 2)
+    FIGURES["restart after baseline: run (s)"] = round(run.seconds, 2)
+    return run
+
+
+def test_a_restart_right_after_the_baseline_is_measured_again(restart_run: SuiteRun) -> None:
+    entries = restart_run.requirements
+    report = "\n".join(f"  {rid}: {e['status']}: {e['message']}" for rid, e in sorted(entries.items()))
+    assert restart_run.ids_with("fail") == {"app.unchanged"}, f"{report}\n{restart_run.describe()}"
+    assert restart_run.ids_with("pass") == host_requirements() - {"app.unchanged"}, report
+    assert "restart" in entries["app.unchanged"]["message"], report
+    assert "counter reset(s)" in entries[RATE]["message"], report
