@@ -3,6 +3,8 @@
 For every ``metrics.*`` requirement of the profile, each of its PromQL expressions (``queries`` or ``query``)
 is read with ``query_range`` over the session window, with a step that gives about :data:`POINTS` points.
 This is decoration for the report: it has a time budget, and an error becomes a note, never a verdict.
+``${rate_window}`` in a query becomes :data:`RATE_WINDOW_INTERVALS` plot steps: the plot's resolution, not
+the check's window (which follows the scrape interval, see :mod:`checks.rate`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from monitoring_conformance.checks.rate import RATE_WINDOW_INTERVALS
 from monitoring_conformance.profile import Profile
 from monitoring_conformance.requirement import first_line
 
@@ -69,6 +72,7 @@ def collect(
             if clock() > deadline:
                 section["notes"].append(f"{rid} {name}: not read, the {budget_s:g}s for plots were spent")
                 continue
+            expr = expr.replace("${rate_window}", f"{RATE_WINDOW_INTERVALS * step:g}s")
             try:
                 found = prometheus.query_range(expr, start, end, step)
             except Exception as exc:

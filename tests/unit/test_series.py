@@ -57,6 +57,15 @@ def test_collect_reads_every_expression_over_the_window() -> None:
     assert section["notes"] == []
 
 
+def test_the_rate_window_of_a_query_is_filled_in_from_the_step() -> None:
+    fake = FakePrometheus()
+    section = series.collect(fake, HOST, T0, T0 + 1000)
+    [sent] = [expr for expr, *_ in fake.calls if "http_requests_total" in expr]
+    assert "${rate_window}" not in sent
+    assert sent.endswith("[20s]))"), sent  # 4 steps of 5 s
+    assert section["requirements"]["metrics.request_rate"][0]["query"] == sent
+
+
 def test_a_failing_query_is_a_note_and_the_others_are_still_read() -> None:
     fake = FakePrometheus(fail={'node_cpu_seconds_total{job="node"}'})
     section = series.collect(fake, HOST, T0, T0 + 100)
