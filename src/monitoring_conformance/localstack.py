@@ -79,6 +79,12 @@ class StackSpec:
     app_workers: int = 1
     #: Prometheus runs with ``--web.enable-lifecycle`` (POST /-/reload; see ``LocalStack.remove_node_job``)
     lifecycle: bool = False
+    #: Environment of the backend (and decoy): the fixture's fault switches, e.g. ``(("TODO_API_DELAY_S",
+    #: "5"),)`` for a slow task API or ``(("TODO_LIST_STATUS", "500"),)`` (fixtures/todo-backend/app)
+    app_env: tuple[tuple[str, str], ...] = ()
+    #: Scrape interval of the todo-backend job only (None: ``interval_s``). Prometheus scrapes each target
+    #: at a fixed phase of its interval, so start-up may wait up to one such interval for the first scrape.
+    app_interval_s: float | None = None
 
     @property
     def jobs(self) -> tuple[str, ...]:
@@ -94,8 +100,6 @@ class StackSpec:
 Check = Callable[["ServerProcess", str, str], None]
 
 
-
-
 def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
     """The Prometheus configuration (YAML; JSON-compatible flow style) for the jobs ``spec`` asks for."""
     interval = f"{spec.interval_s:g}s"
@@ -108,11 +112,11 @@ def prometheus_config(spec: StackSpec, ports: dict[str, int]) -> str:
     ]
     for job in spec.jobs:
         port = ports[DECOY] if job == JOB_APP and spec.scrape_decoy else ports[job]
-        lines += [
-            f"  - job_name: {job}",
-            "    metrics_path: /metrics",
-            f'    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]',
-        ]
+        lines += [f"  - job_name: {job}", "    metrics_path: /metrics"]
+        if job == JOB_APP and spec.app_interval_s is not None:  # the timeout may not exceed the interval
+            timeout = min(spec.app_interval_s, spec.interval_s)
+            lines += [f"    scrape_interval: {spec.app_interval_s:g}s", f"    scrape_timeout: {timeout:g}s"]
+        lines.append(f'    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]')
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +208,15 @@ class LocalStack:
     def stop_app(self) -> None:
         """Stop the Todo backend only (the "backend stopped" broken stack); Prometheus keeps scraping it."""
         self.servers[JOB_APP].stop()
+
+    def restart_app(self) -> None:
+        """Stop the Todo backend and start it again on the same port (a new process, a new start time)."""
+        old = self.servers[JOB_APP]
+        old.stop()
+        server = ServerProcess(JOB_APP, old.argv, self.workdir / f"{JOB_APP}-restart.log")
+        self.servers[JOB_APP] = server
+        server.start(self.workdir)
+        self._wait_http(server, f"{self.app_url}/healthz", self._app_answer)
 
     def kill_node_and_restart_prometheus(self) -> None:
         """node_exporter dies, then Prometheus restarts on the same data (the "stale node series" stack).
@@ -364,8 +377,10 @@ class LocalStack:
 
     def _app_argv(self, port: int) -> list[str]:
         workers = ["--workers", str(self.spec.app_workers)] if self.spec.app_workers != 1 else []
+        # env(1) execs the server, so the PID stays the server's (ServerProcess passes no environment)
+        env = ["env", *(f"{name}={value}" for name, value in self.spec.app_env)] if self.spec.app_env else []
         return [
-            sys.executable, "-m", "uvicorn", "main:app", "--app-dir", str(APP_DIR),
+            *env, sys.executable, "-m", "uvicorn", "main:app", "--app-dir", str(APP_DIR),
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *workers,
         ]  # fmt: skip
 

@@ -138,18 +138,18 @@ def _run_scenario(name: str, scenario: Scenario, stack: LocalStack, suite: Suite
     )
 
 
-@pytest.fixture(scope="module")
-def broken_runs(
-    suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory
+def run_scenarios(
+    scenarios: dict[str, Scenario], suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory, kind: str
 ) -> dict[str, SuiteRun | BaseException]:
-    """Every scenario's suite run (or the error that kept it from running), keyed by scenario name.
+    """Start every scenario's stack and run the suite against it, side by side; stop the stacks after.
 
-    The stacks are stopped once the runs are done; their logs stay in the pytest temp folder.
+    Returns each scenario's run (or the error that kept it from running) by name; the logs stay in the
+    pytest temp folder, and each run's seconds go to FIGURES as "``kind`` run ``name`` (s)".
     """
     require_tools()
-    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
         futures = {}
-        for name, scenario in SCENARIOS.items():
+        for name, scenario in scenarios.items():
             stack = LocalStack(scenario.spec, workdir=tmp_path_factory.mktemp(f"stack-{name}"))
             cleanup.callback(stack.stop)
             futures[name] = pool.submit(_run_scenario, name, scenario, stack, suite)
@@ -160,8 +160,16 @@ def broken_runs(
             except Exception as exc:  # shown by the scenario's own test
                 results[name] = exc
             else:
-                FIGURES[f"broken run {name} (s)"] = round(run.seconds, 2)
+                FIGURES[f"{kind} run {name} (s)"] = round(run.seconds, 2)
     return results
+
+
+@pytest.fixture(scope="module")
+def broken_runs(
+    suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, SuiteRun | BaseException]:
+    """Every scenario's suite run (or the error that kept it from running), keyed by scenario name."""
+    return run_scenarios(SCENARIOS, suite, tmp_path_factory, "broken")
 
 
 def run_of(broken_runs: dict[str, SuiteRun | BaseException], name: str) -> SuiteRun:

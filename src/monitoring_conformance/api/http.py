@@ -235,7 +235,7 @@ class Endpoint:
                 verify=self.session.verify,
             )
         except requests.RequestException as exc:
-            raise self.transport_error(method, url, exc, params=params) from None
+            raise self.transport_error(method, url, exc, params=params, limits=limits) from None
         self.check(response, ok=ok, hints=hints)
         return response
 
@@ -297,20 +297,32 @@ class Endpoint:
         return endpoint_error(": ".join(parts), url=bare, status=status)
 
     def transport_error(
-        self, method: str, url: str, exc: BaseException, *, params: Params = None
+        self,
+        method: str,
+        url: str,
+        exc: BaseException,
+        *,
+        params: Params = None,
+        limits: tuple[float, float] | None = None,
     ) -> EndpointError:
-        """The error for a request that got no HTTP answer (refused, DNS, timeout, TLS)."""
+        """The error for a request that got no HTTP answer (refused, DNS, timeout, TLS).
+
+        ``limits``: the (connect, read) timeouts the request really had, when a budget capped them.
+        """
         query = ""
         if params:
             query = "?" + "&".join(f"{k}={v}" for k, v in params.items())
-        reason = self.classify(exc)
+        reason = self.classify(exc, limits)
         self._record(method, url + query, reason)
         bare = _bare(url)
         return endpoint_error(f"{method} {bare} -> {reason} ({self.where()})", url=bare)
 
-    def classify(self, exc: BaseException) -> str:
-        """A few words for a transport failure: connection refused, DNS lookup failed, timed out..."""
-        connect, read = self.timeouts
+    def classify(self, exc: BaseException, limits: tuple[float, float] | None = None) -> str:
+        """A few words for a transport failure: connection refused, DNS lookup failed, timed out...
+
+        ``limits``: the (connect, read) timeouts of the request, if not the endpoint's own.
+        """
+        connect, read = limits or self.timeouts
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return f"timed out connecting after {connect:g}s"
         if isinstance(exc, requests.exceptions.ReadTimeout):
