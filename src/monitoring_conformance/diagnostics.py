@@ -20,7 +20,7 @@ from typing import Any
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.redact import MASK, redact
-from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.kubectl import Kubectl, pod_state
 

@@ -32,7 +32,7 @@ from monitoring_conformance.profile import Profile, Spec
 from monitoring_conformance.redact import redact, register_secret
 from monitoring_conformance.requirement import Record, Unavailable
 from monitoring_conformance.settings import REPO_ROOT, Settings
-from monitoring_conformance.targets.base import Stack, Target
+from monitoring_conformance.stack import Stack, Target
 from monitoring_conformance.tools.runner import SubprocessRunner
 
 CHART_DIR = REPO_ROOT / "charts" / "monitoring"

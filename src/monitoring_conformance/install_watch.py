@@ -44,7 +44,7 @@ from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.errors import ConformanceError, ToolError, Unrecoverable, WaitTimeout
 from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.settings import Settings
-from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets.kubeaccess import (
     Connection,
     SecretReader,

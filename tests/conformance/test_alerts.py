@@ -8,7 +8,7 @@ from monitoring_conformance.checks import alerts as checks
 from monitoring_conformance.checks.base import NotVerifiable
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
-from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.wait import Clock
 
 #: Why the urls target cannot verify alerts.fire.

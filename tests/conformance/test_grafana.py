@@ -7,7 +7,7 @@ from monitoring_conformance.checks import grafana as checks
 from monitoring_conformance.fixtures import DASHBOARD_DIR
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
-from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.wait import Clock
 
 

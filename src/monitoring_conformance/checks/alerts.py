@@ -25,7 +25,7 @@ from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable, Poll, expect, fail, request_line
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.targets.base import Fault
+from monitoring_conformance.stack import Fault
 from monitoring_conformance.wait import Clock
 
 #: Alertmanager's alert states that count as "listed" (a silenced alert was still received).

@@ -13,7 +13,7 @@ from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.api.loki import Loki
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import one_line
-from monitoring_conformance.targets.base import Target
+from monitoring_conformance.stack import Target
 
 #: At most this many scrape targets are listed (unhealthy ones first).
 MAX_TARGETS = 60

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from monitoring_conformance.api.prometheus import KEY_LABEL, Prometheus, Target
 from monitoring_conformance.checks.base import one_line
 from monitoring_conformance.errors import ConformanceError, EndpointError
-from monitoring_conformance.targets.identity import AppEndpoints
+from monitoring_conformance.identity import AppEndpoints
 
 #: A series is fresh while its newest sample is younger than this many scrape intervals of its target.
 FRESH_INTERVALS = 3.0

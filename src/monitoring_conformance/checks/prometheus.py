@@ -30,9 +30,9 @@ from monitoring_conformance.checks.rate import (
     above,
     request_rate,
 )
+from monitoring_conformance.identity import AppEndpoints
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.targets.identity import AppEndpoints
 from monitoring_conformance.wait import Clock
 
 __all__ = [

@@ -26,9 +26,9 @@ from monitoring_conformance.checks.evidence import (
     targets_hint,
 )
 from monitoring_conformance.errors import Unrecoverable
+from monitoring_conformance.identity import AppEndpoints
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.targets.identity import AppEndpoints
 from monitoring_conformance.wait import CONFIG, Clock
 
 #: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has

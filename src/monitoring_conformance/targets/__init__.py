@@ -14,7 +14,7 @@ import requests
 
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import Settings
-from monitoring_conformance.targets.base import Stack, Target
+from monitoring_conformance.stack import Stack, Target
 from monitoring_conformance.tools.runner import Runner
 
 __all__ = ["TARGET_CLASSES", "SessionFactory", "Stack", "Target", "create"]

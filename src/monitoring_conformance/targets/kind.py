@@ -24,8 +24,8 @@ from monitoring_conformance.install_watch import GrafanaWatch, grafana_watch, wa
 from monitoring_conformance.orchestrate import KindOptions, KindRun
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.settings import Settings
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets import kubefault
-from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     Connection,
     SecretReader,

@@ -27,11 +27,11 @@ from kubernetes.config.config_exception import ConfigException
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
 from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
+from monitoring_conformance.identity import ServiceEndpoints
 from monitoring_conformance.progress import terminal
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.settings import Settings
-from monitoring_conformance.targets.base import Stack
-from monitoring_conformance.targets.identity import ServiceEndpoints
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.tools.helm import Helm
 
 Echo = Callable[[str], None]

@@ -38,8 +38,8 @@ from monitoring_conformance.release import (
     status_failure,
 )
 from monitoring_conformance.settings import REPO_ROOT, Settings
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets import kubefault
-from monitoring_conformance.targets.base import Stack
 from monitoring_conformance.targets.kubeaccess import (
     DEFAULT_KUBECONFIG,
     Connection,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint
 from monitoring_conformance.errors import ToolError
-from monitoring_conformance.targets.base import Alerting, Stack
+from monitoring_conformance.stack import Alerting, Stack
 from monitoring_conformance.targets.kubeaccess import Connection, service_proxy_url
 from monitoring_conformance.tools.kubectl import Kubectl
 

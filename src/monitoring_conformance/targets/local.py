@@ -21,7 +21,7 @@ from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.errors import ConformanceError, ToolError
 from monitoring_conformance.localstack import LocalStack, StackSpec
 from monitoring_conformance.settings import Settings
-from monitoring_conformance.targets.base import Alerting, Stack
+from monitoring_conformance.stack import Alerting, Stack
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.runner import Runner, find_tool
 

@@ -26,8 +26,8 @@ from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.report import rfc3339
 from monitoring_conformance.settings import OPTION_BY_NAME, Settings, show
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets import identify
-from monitoring_conformance.targets.base import Stack
 
 #: (connect, read) seconds for the start-up probe of each URL.
 PROBE_TIMEOUT = (2.0, 5.0)

@@ -19,7 +19,7 @@ from monitoring_conformance.api.app import TodoApp
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks import prometheus as checks
 from monitoring_conformance.checks.base import CheckFailed
-from monitoring_conformance.targets.identity import AppEndpoints, ServiceEndpoints, parse_endpoints
+from monitoring_conformance.identity import AppEndpoints, ServiceEndpoints, parse_endpoints
 
 pytestmark = pytest.mark.unit
 

@@ -28,7 +28,7 @@ from monitoring_conformance.install_watch import GRAFANA_SELECTOR
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
 from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import Settings
-from monitoring_conformance.targets.base import Stack
+from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets.kind import KindTarget
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
 from monitoring_conformance.tools.runner import RecordingRunner, Result

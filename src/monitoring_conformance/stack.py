@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from monitoring_conformance.api.http import Endpoint
-    from monitoring_conformance.targets.identity import AppEndpoints
+    from monitoring_conformance.identity import AppEndpoints
 
 
 @dataclass
