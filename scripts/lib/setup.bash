@@ -71,6 +71,6 @@ mc_install() {
 mc_setup() {
     mc_venv
     mc_install
-    "$MC_VENV/bin/python" -m monitoring_conformance.bootstrap "$@"
+    MC_PYTHON="$MC_VENV/bin/python" "$MC_ROOT/scripts/bootstrap" "$@"
     export PATH="$MC_ROOT/.tools/bin:$MC_VENV/bin:$PATH"
 }

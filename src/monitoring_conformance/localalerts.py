@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
-from monitoring_conformance.chartcheck.render import offline_copy, render_manifests
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.servers import ServerProcess
 from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.helm import Helm
+from monitoring_conformance.tools.helm_offline import offline_copy, render_manifests
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
 
@@ -40,7 +40,7 @@ JOB_ALERT_PROMETHEUS = "prometheus-alerts"
 ALERTS_TSDB = "tsdb-alerts"
 #: The job name the chart's rules select; the fault backend is scraped under it by prometheus-alerts.
 RULE_JOB = "todo-backend"
-HELM_FIX = "python -m monitoring_conformance.bootstrap (puts helm in .tools/bin), or put helm 3/4 on PATH"
+HELM_FIX = "./scripts/bootstrap (puts helm in .tools/bin), or put helm 3/4 on PATH"
 AM_FIX = "apt-get install -y --no-install-recommends prometheus-alertmanager"
 
 

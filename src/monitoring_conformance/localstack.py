@@ -414,7 +414,7 @@ def prometheus_executable(name: str) -> str:
 #: How to get each Prometheus the live tier runs.
 PROMETHEUS_FIXES = {
     "prometheus": "apt-get install -y --no-install-recommends prometheus",
-    "prometheus3": "run `python -m monitoring_conformance.bootstrap --tools prometheus3` (Debian sid's 3.x)",
+    "prometheus3": "run `./scripts/bootstrap --tools prometheus3` (Debian sid's 3.x)",
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from monitoring_conformance.chartcheck.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE, Manifest
-from monitoring_conformance.chartcheck.values import Values
+from monitoring_conformance.tools.helm_offline import DEFAULT_NAMESPACE, DEFAULT_RELEASE, Manifest
+from tests.chart.chartcheck.values import Values
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "monitoring"

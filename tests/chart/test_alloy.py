@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from monitoring_conformance.chartcheck.alloy import check_brackets, parse
-from monitoring_conformance.chartcheck.findings import Finding, format_findings
-from monitoring_conformance.chartcheck.logs import read_alloy, todo_stream
-from monitoring_conformance.chartcheck.relabel import Rule, apply, expand, pod_targets, sanitize
-from monitoring_conformance.chartcheck.render import Manifest
-from monitoring_conformance.chartcheck.values import Values
+from monitoring_conformance.tools.helm_offline import Manifest
+from tests.chart.chartcheck.alloy import check_brackets, parse
+from tests.chart.chartcheck.findings import Finding, format_findings
+from tests.chart.chartcheck.logs import read_alloy, todo_stream
+from tests.chart.chartcheck.relabel import Rule, apply, expand, pod_targets, sanitize
+from tests.chart.chartcheck.values import Values
 from tests.chart.support import KIND_SCENARIO, NAMESPACE, RELEASE, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.budget import MAX_CPU, MAX_MEMORY, Budget, requests_budget
-from monitoring_conformance.chartcheck.containers import enabled_containers, missing_requests, unknown_blocks
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.footprint import check_footprint
-from monitoring_conformance.chartcheck.quantities import parse_cpu, parse_memory
-from monitoring_conformance.chartcheck.values import Values, deep_merge, merged_values
+from tests.chart.chartcheck.budget import MAX_CPU, MAX_MEMORY, Budget, requests_budget
+from tests.chart.chartcheck.containers import enabled_containers, missing_requests, unknown_blocks
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.footprint import check_footprint
+from tests.chart.chartcheck.quantities import parse_cpu, parse_memory
+from tests.chart.chartcheck.values import Values, deep_merge, merged_values
 from tests.chart.support import CHART, KIND_SCENARIO, ROOT, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.content import check_dashboard_content, check_rule_content
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.render import render_manifests
-from monitoring_conformance.chartcheck.rules import rule_files
 from monitoring_conformance.tools.helm import Helm
+from monitoring_conformance.tools.helm_offline import render_manifests
+from tests.chart.chartcheck.content import check_dashboard_content, check_rule_content
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.rules import rule_files
 from tests.chart.support import CHART, SCENARIOS, Render
 
 pytestmark = pytest.mark.chart

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from monitoring_conformance.chartcheck import dashboards as checks
-from monitoring_conformance.chartcheck.findings import Finding, format_findings
-from monitoring_conformance.chartcheck.promql import Query, SeriesFile, check_nonempty, check_parse
-from monitoring_conformance.chartcheck.promtool import Promtool
-from monitoring_conformance.chartcheck.values import deep_merge
-from monitoring_conformance.chartcheck.vectors import check_selectors
 from monitoring_conformance.dashboards import load_dashboards, substitute
+from tests.chart.chartcheck import dashboards as checks
+from tests.chart.chartcheck.findings import Finding, format_findings
+from tests.chart.chartcheck.promql import Query, SeriesFile, check_nonempty, check_parse
+from tests.chart.chartcheck.promtool import Promtool
+from tests.chart.chartcheck.values import deep_merge
+from tests.chart.chartcheck.vectors import check_selectors
 from tests.chart.support import CHART, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart

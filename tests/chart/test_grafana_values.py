@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.grafana import (
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.grafana import (
     MAX_READINESS_LAG,
     check_plugin_auto_update,
     check_readiness_probe,
     check_sidecar_scope,
     readiness_lag,
 )
-from monitoring_conformance.chartcheck.values import deep_merge, merged_values
+from tests.chart.chartcheck.values import deep_merge, merged_values
 from tests.chart.support import KIND_SCENARIO, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.kube import (
+from monitoring_conformance.errors import UsageError
+from monitoring_conformance.tools.helm_offline import Manifest
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.kube import (
     KUBE_VERSIONS,
     check_objects,
     is_builtin,
     load_manifest_dir,
     supported_versions,
 )
-from monitoring_conformance.chartcheck.render import Manifest
-from monitoring_conformance.errors import UsageError
 from tests.chart.support import APP_MANIFESTS, SCENARIOS, Render
 
 pytestmark = pytest.mark.chart

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.notes import check_notes, subchart_fullname
-from monitoring_conformance.chartcheck.render import render_notes
-from monitoring_conformance.chartcheck.values import merged_values
 from monitoring_conformance.tools.helm import Helm
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.notes import check_notes, subchart_fullname
+from tests.chart.chartcheck.render import render_notes
+from tests.chart.chartcheck.values import merged_values
 from tests.chart.support import NAMESPACE, RELEASE, SCENARIOS, source_of
 
 pytestmark = pytest.mark.chart

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitoring_conformance.chartcheck.render import dependencies, offline_copy, parse_manifests
 from monitoring_conformance.errors import CommandFailed, UsageError
 from monitoring_conformance.tools.helm import Helm
+from monitoring_conformance.tools.helm_offline import dependencies, offline_copy, parse_manifests
 from tests.chart.support import CHART, SCENARIOS, Render
 
 pytestmark = pytest.mark.chart

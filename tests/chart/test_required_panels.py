@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitoring_conformance.chartcheck.dashboards import check_log_queries
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.panels import (
+from monitoring_conformance.errors import UsageError
+from tests.chart.chartcheck.dashboards import check_log_queries
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.panels import (
     check_requirement_panels,
     load_requirement_expectations,
     required_queries,
 )
-from monitoring_conformance.chartcheck.promql import Query, SeriesFile, check_nonempty, load_series
-from monitoring_conformance.chartcheck.promtool import Promtool
-from monitoring_conformance.chartcheck.vectors import check_selectors, vector_selectors
-from monitoring_conformance.errors import UsageError
+from tests.chart.chartcheck.promql import Query, SeriesFile, check_nonempty, load_series
+from tests.chart.chartcheck.promtool import Promtool
+from tests.chart.chartcheck.vectors import check_selectors, vector_selectors
 from tests.chart.support import CHART
 
 EXPECTATIONS = Path(__file__).resolve().parent / "data" / "requirement-panels.yaml"

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.required import (
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.required import (
     check_alertmanager_datasource,
     check_loki_schema,
     check_no_passwords,
     check_settings,
     load_expectations,
 )
-from monitoring_conformance.chartcheck.values import deep_merge, load_values, merged_values
+from tests.chart.chartcheck.values import deep_merge, load_values, merged_values
 from tests.chart.support import CHART, KIND_SCENARIO, SCENARIOS, ScenarioValues, source_of
 
 pytestmark = pytest.mark.chart

@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.promtool import Promtool
-from monitoring_conformance.chartcheck.rules import (
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.tools.runner import Result
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.promtool import Promtool
+from tests.chart.chartcheck.rules import (
     check_no_namespace_matchers,
     check_rule_files,
     rule_files,
     rule_test_files,
     run_rule_tests,
 )
-from monitoring_conformance.errors import ToolError
-from monitoring_conformance.tools.runner import Result
 from tests.chart.support import CHART
 
 pytestmark = pytest.mark.chart

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.promql import SeriesFile, load_series
-from monitoring_conformance.chartcheck.seriesdata import check_series_labels, payload_labels
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.promql import SeriesFile, load_series
+from tests.chart.chartcheck.seriesdata import check_series_labels, payload_labels
 from tests.chart.support import ROOT, SERIES
 
 pytestmark = pytest.mark.chart

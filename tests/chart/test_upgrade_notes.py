@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.upgrade import HEADING, breaking_switches, check_upgrade_notes
-from monitoring_conformance.chartcheck.values import Values, deep_merge, merged_values
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.upgrade import HEADING, breaking_switches, check_upgrade_notes
+from tests.chart.chartcheck.values import Values, deep_merge, merged_values
 from tests.chart.support import CHART, SCENARIOS
 
 pytestmark = pytest.mark.chart

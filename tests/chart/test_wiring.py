@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.chartcheck.findings import format_findings
-from monitoring_conformance.chartcheck.render import Manifest, render_manifests
-from monitoring_conformance.chartcheck.scraping import check_rule_selection, check_service_monitor
-from monitoring_conformance.chartcheck.values import Values, deep_merge, lookup, merged_values
-from monitoring_conformance.chartcheck.wiring import (
+from monitoring_conformance.tools.helm import Helm
+from monitoring_conformance.tools.helm_offline import Manifest, render_manifests
+from tests.chart.chartcheck.findings import format_findings
+from tests.chart.chartcheck.scraping import check_rule_selection, check_service_monitor
+from tests.chart.chartcheck.values import Values, deep_merge, lookup, merged_values
+from tests.chart.chartcheck.wiring import (
     check_alloy_push,
     check_dashboard_configmaps,
     check_loki_datasource,
     fill_release,
 )
-from monitoring_conformance.tools.helm import Helm
 from tests.chart.support import (
     CHART,
     NAMESPACE,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitoring_conformance.chartcheck.vectors import Matcher, selector_matches
+from tests.chart.chartcheck.vectors import Matcher, selector_matches
 from tests.doubles.transport import Call, RecordedTransport, Reply, payload
 
 _MATCHER = re.compile(r'\s*(?P<name>\w+)\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*,?')

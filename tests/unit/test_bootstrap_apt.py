@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 from bootstrap_doubles import APT_TOOLS, FakeMachine, build_fake_wheel
 
+import mc_devtools
 import monitoring_conformance
-from monitoring_conformance import bootstrap
+from mc_devtools import bootstrap
 
 pytestmark = pytest.mark.unit
 
-SRC = Path(monitoring_conformance.__file__).resolve().parent
+#: The packages the bootstrap may import from: its own, and the stdlib-only modules of the runtime.
+PACKAGES = {
+    "monitoring_conformance": Path(monitoring_conformance.__file__).resolve().parent,
+    "mc_devtools": Path(mc_devtools.__file__).resolve().parent,
+}
 
 
 @pytest.fixture
@@ -181,18 +186,18 @@ def _non_stdlib_imports(module: str, seen: set[str] | None = None) -> set[str]:
     if module in seen:
         return set()
     seen.add(module)
-    relative = module.split(".")[1:]
-    path = SRC.joinpath(*relative).with_suffix(".py")
+    top, *relative = module.split(".")
+    path = PACKAGES[top].joinpath(*relative).with_suffix(".py")
     package = module.rsplit(".", 1)[0]
     if not path.is_file():
-        path = SRC.joinpath(*relative, "__init__.py")
+        path = PACKAGES[top].joinpath(*relative, "__init__.py")
         package = module
     if not path.is_file():
         return set()  # a name imported from a module, not a module
     foreign: set[str] = set()
     for name in _project_imports(path, package):
         top = name.split(".")[0]
-        if top == "monitoring_conformance":
+        if top in PACKAGES:
             parts = name.split(".")
             for depth in range(1, len(parts) + 1):
                 foreign |= _non_stdlib_imports(".".join(parts[:depth]), seen)
@@ -202,14 +207,14 @@ def _non_stdlib_imports(module: str, seen: set[str] | None = None) -> set[str]:
 
 
 def test_bootstrap_imports_only_the_standard_library() -> None:
-    assert _non_stdlib_imports("monitoring_conformance.bootstrap.__main__") == set()
+    assert _non_stdlib_imports("mc_devtools.bootstrap.__main__") == set()
 
 
 def test_import_walk_reaches_every_bootstrap_module() -> None:
     seen: set[str] = set()
-    _non_stdlib_imports("monitoring_conformance.bootstrap.__main__", seen)
+    _non_stdlib_imports("mc_devtools.bootstrap.__main__", seen)
 
-    assert {"monitoring_conformance.bootstrap.fetch", "monitoring_conformance.tools.runner"} <= seen
+    assert {"mc_devtools.bootstrap.fetch", "monitoring_conformance.tools.runner"} <= seen
 
 
 def test_import_check_notices_a_third_party_import(tmp_path: Path) -> None:

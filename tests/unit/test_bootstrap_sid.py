@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from bootstrap_doubles import FakeMachine, build_fake_wheel
 
-from monitoring_conformance import bootstrap
-from monitoring_conformance.bootstrap.machine import BootstrapError, SidPin
-from monitoring_conformance.bootstrap.sid import debian_mirror
+from mc_devtools import bootstrap
+from mc_devtools.bootstrap.machine import BootstrapError, SidPin
+from mc_devtools.bootstrap.sid import debian_mirror
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring_conformance.junit_summary import Counts, main, summarize
+from mc_devtools.junit_summary import Counts, main, summarize
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from monitoring_conformance.tools.version import ToolVersion
 
 #: How to get helm when it is missing. Shown in the ToolError.
 HELM_FIX = (
-    "run `python -m monitoring_conformance.bootstrap` (puts helm into .tools/bin) "
+    "run `./scripts/bootstrap` (puts helm into .tools/bin) "
     "or install helm v3.x/v4.x on PATH"
 )
 SUPPORTED_MAJORS = (3, 4)

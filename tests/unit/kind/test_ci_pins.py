@@ -9,7 +9,7 @@ import pytest
 import yaml
 from bootstrap_doubles import FakeMachine, build_fake_wheel
 
-from monitoring_conformance import bootstrap
+from mc_devtools import bootstrap
 
 pytestmark = pytest.mark.unit
 
@@ -86,4 +86,4 @@ def test_the_kind_job_shows_the_tools_it_will_use_after_the_bootstrap() -> None:
     main = next(i for i, name in enumerate(names) if name == "Run the main command")
 
     assert bootstrap_step < main
-    assert "python -m monitoring_conformance.bootstrap --tools helm,kubectl" in steps[bootstrap_step]["run"]
+    assert "./scripts/bootstrap --tools helm,kubectl" in steps[bootstrap_step]["run"]

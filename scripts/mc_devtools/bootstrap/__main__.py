@@ -1,0 +1,7 @@
+"""``python -m mc_devtools.bootstrap``."""
+
+import sys
+
+from mc_devtools.bootstrap.cli import main
+
+sys.exit(main())
