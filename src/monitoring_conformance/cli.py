@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 # Only light modules here: the signal handlers go in before pytest, the clients and kind's libraries are
 # imported (about 1.5 s), so that a Ctrl-C or SIGTERM in the first second ends the run like any other.
-from monitoring_conformance import interrupts
+from monitoring_conformance import interrupts, resources
 from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.option_scope import WARNING_PREFIX
 from monitoring_conformance.redact import redact
@@ -30,7 +30,6 @@ from monitoring_conformance.settings import (
     DEFAULT_PROFILE,
     OPTION_BY_NAME,
     OPTIONS,
-    REPO_ROOT,
     check_values_file,
     ensure_writable,
     parse_bool,
@@ -40,7 +39,7 @@ from monitoring_conformance.tools.runner import Runner, SubprocessRunner
 if TYPE_CHECKING:
     from monitoring_conformance import preflight
 
-SUITE_DIR = REPO_ROOT / "tests" / "conformance"
+SUITE_DIR = resources.SUITE
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 JUNIT_NAME = "junit.xml"  # report.JUNIT_NAME (report imports pytest; this module must not, see above)
 PROG = "monitoring-conformance"
@@ -227,6 +226,8 @@ def _run(args: list[str], env: dict[str, str], plugins: Sequence[object], starte
     gate = OutputGate(sys.stdout)
     directory: Path | None = None
     try:
+        if missing := resources.problem():
+            raise UsageError(missing)
         directory, shown_dir = report_dir(args, env)
         # an earlier run's report must not outlive this one (e.g. a "pass" next to this run's bad input)
         reports.remove_stale(directory, shown_dir)

@@ -19,8 +19,8 @@ import yaml
 
 from monitoring_conformance import profile as profiles
 from monitoring_conformance import report as reports
+from monitoring_conformance import resources, targets, wait
 from monitoring_conformance import settings as options
-from monitoring_conformance import targets, wait
 from monitoring_conformance.api.app import TodoApp
 from monitoring_conformance.api.grafana import Grafana
 from monitoring_conformance.api.http import Endpoint
@@ -31,11 +31,11 @@ from monitoring_conformance.errors import ConformanceError, UsageError
 from monitoring_conformance.profile import Profile, Spec
 from monitoring_conformance.redact import redact, register_secret
 from monitoring_conformance.requirement import Record, Unavailable
-from monitoring_conformance.settings import REPO_ROOT, Settings
+from monitoring_conformance.settings import Settings
 from monitoring_conformance.stack import Stack, Target
 from monitoring_conformance.tools.runner import SubprocessRunner
 
-CHART_DIR = REPO_ROOT / "charts" / "monitoring"
+CHART_DIR = resources.CHART
 DASHBOARD_DIR = CHART_DIR / "dashboards"
 
 #: Why a fixture cannot give a system, per system: becomes the not_verified reason.

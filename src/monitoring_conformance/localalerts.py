@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
+from monitoring_conformance import resources
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.servers import ServerProcess
-from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.helm_offline import offline_copy, render_manifests
 from monitoring_conformance.tools.runner import find_tool
@@ -32,7 +32,7 @@ from monitoring_conformance.wait import eventually
 if TYPE_CHECKING:
     from monitoring_conformance.localstack import Check, LocalStack
 
-CHART_DIR = REPO_ROOT / "charts" / "monitoring"
+CHART_DIR = resources.CHART
 JOB_FAULT = "todo-backend-fault"
 JOB_ALERTMANAGER = "alertmanager"
 JOB_ALERT_PROMETHEUS = "prometheus-alerts"

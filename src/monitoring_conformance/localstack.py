@@ -35,10 +35,9 @@ from typing import Any
 
 import requests
 
-from monitoring_conformance import localalerts
+from monitoring_conformance import localalerts, resources
 from monitoring_conformance.errors import ToolError, WaitTimeout
 from monitoring_conformance.servers import PortInUse, ServerProcess, free_port, indent
-from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
 
@@ -49,7 +48,7 @@ JOB_APP = "todo-backend"
 #: A second Todo backend (``StackSpec.scrape_decoy``): Prometheus's todo-backend job scrapes it instead.
 DECOY = "todo-backend-decoy"
 
-APP_DIR = REPO_ROOT / "fixtures" / "todo-backend" / "app"
+APP_DIR = resources.TODO_BACKEND / "app"
 #: Collectors node_exporter keeps: CPU and memory series for the checks, little else, for fast scrapes.
 NODE_COLLECTORS = ("cpu", "meminfo", "loadavg", "uname")
 NEVER_SCRAPED = "0001-01-01T00:00:00Z"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring_conformance import preflight
+from monitoring_conformance import preflight, resources
 from monitoring_conformance.errors import CommandFailed, ToolError, Unrecoverable
 from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
@@ -49,7 +49,6 @@ from monitoring_conformance.wait import Clock
 
 __all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "deployed_at", "should_delete"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KEEP_POLICIES = ("never", "on-failure", "always")
 PHASES = ("preflight", "cluster", "image", "app", "dependency build", "install", "checks", "teardown")
 #: Files of the image's build folder that do not go into the image (and so not into its tag).
@@ -70,11 +69,11 @@ class KindOptions:
     monitoring_namespace: str = "monitoring"
     app_namespace: str = "todo"
     keep: str = "on-failure"
-    chart: Path = REPO_ROOT / "charts" / "monitoring"
-    values: Path = REPO_ROOT / "charts" / "monitoring" / "ci" / "kind-values.yaml"
-    cluster_config: Path = REPO_ROOT / "fixtures" / "kind" / "cluster.yaml"
-    app_context: Path = REPO_ROOT / "fixtures" / "todo-backend"
-    app_manifests: Path = REPO_ROOT / "fixtures" / "todo-backend" / "manifests"
+    chart: Path = resources.CHART
+    values: Path = resources.CHART / "ci" / "kind-values.yaml"
+    cluster_config: Path = resources.KIND_CLUSTER
+    app_context: Path = resources.TODO_BACKEND
+    app_manifests: Path = resources.TODO_BACKEND / "manifests"
     app_deployment: str = "deployment/todo-backend"
     app_container: str = "todo-backend"
     image: str = "todo-backend:0.1.0"

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
+from monitoring_conformance import resources
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.requirement import CATALOGUE
-from monitoring_conformance.settings import REPO_ROOT
 
-PROFILES_DIR = REPO_ROOT / "fixtures" / "profiles"
+PROFILES_DIR = resources.PROFILES
 VARIABLES = ("app_namespace", "monitoring_namespace", "release")
 #: Filled in by the check itself, not by bind(): the rate window that follows the real scrape interval.
 CHECK_VARIABLES = {"metrics.request_rate": ("rate_window",)}

@@ -21,9 +21,6 @@ from urllib.parse import urlsplit
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import mask_userinfo
 
-#: The repository checkout (src layout, editable install).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 TARGETS = ("urls", "kubeconfig", "kind", "local")
 KEEP_CLUSTER = ("never", "on-failure", "always")
 DEFAULT_PROFILE = {"urls": "host", "kubeconfig": "managed", "kind": "kind", "local": "host"}

@@ -16,8 +16,8 @@ import yaml
 
 from monitoring_conformance import profile as profiles
 from monitoring_conformance.errors import ToolError
-from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import SubprocessRunner, find_tool
+from tests import REPO_ROOT
 
 #: Budget of one suite run. A hung run fails the test instead of hanging the tier.
 SUITE_TIMEOUT = 240.0

@@ -19,8 +19,8 @@ from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.errors import EndpointError, ToolError
 from monitoring_conformance.localstack import LocalStack
-from monitoring_conformance.settings import REPO_ROOT
 from monitoring_conformance.tools.runner import find_tool
+from tests import REPO_ROOT
 from tests.live import browser
 from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from monitoring_conformance import resources
 from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.helm_wait import HelmWaitReporter
@@ -37,7 +38,7 @@ from monitoring_conformance.release import (
     install_release,
     status_failure,
 )
-from monitoring_conformance.settings import REPO_ROOT, Settings
+from monitoring_conformance.settings import Settings
 from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets import kubefault
 from monitoring_conformance.targets.kubeaccess import (
@@ -56,7 +57,7 @@ from monitoring_conformance.wait import Clock
 
 __all__ = ["KubeconfigTarget", "kube_session", "service_proxy_url"]
 
-CHART = REPO_ROOT / "charts" / "monitoring"
+CHART = resources.CHART
 INSTALL_WAIT_SECONDS = 900
 
 

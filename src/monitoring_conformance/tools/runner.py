@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from monitoring_conformance import resources
 from monitoring_conformance.errors import CommandFailed, ToolError
 
 #: Where the bootstrap puts the tools it fetches (git-ignored). Searched before PATH.
-TOOLS_DIR = Path(os.environ.get("MC_TOOLS_DIR", Path(__file__).resolve().parents[3] / ".tools" / "bin"))
+TOOLS_DIR = resources.TOOLS_DIR
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests import REPO_ROOT
 from tests.doubles import GrafanaDouble, LokiDouble, PrometheusDouble, connection_refused
 from tests.doubles.transport import RecordedTransport
 from tests.unit.core.helpers import CLEAN_ENV, CPU_QUERY, DoublesPlugin, clean_env, cpu_run_args
 
 from monitoring_conformance import cli
 from monitoring_conformance.errors import UsageError
-from monitoring_conformance.settings import OPTIONS, REPO_ROOT
+from monitoring_conformance.settings import OPTIONS
 from monitoring_conformance.tools.runner import Result, SubprocessRunner
 
 pytestmark = pytest.mark.unit
