@@ -15,13 +15,12 @@ import pytest
 from monitoring_conformance.errors import ConformanceError, ToolError
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.helm_offline import Manifest, offline_copy, render_manifests
-from tests.chart.chartcheck.budget import MAX_CPU, MAX_MEMORY, requests_budget
+from tests.chart.chartcheck.budget import MAX_CPU, MAX_MEMORY, format_cpu, format_memory, requests_budget
 from tests.chart.chartcheck.findings import format_findings
 from tests.chart.chartcheck.kube import load_manifest_dir
 from tests.chart.chartcheck.logs import read_alloy, todo_stream
 from tests.chart.chartcheck.promql import SeriesFile, load_series
 from tests.chart.chartcheck.promtool import Promtool
-from tests.chart.chartcheck.quantities import format_cpu, format_memory
 from tests.chart.chartcheck.render import subchart_conditions
 from tests.chart.chartcheck.values import Values, merged_values
 from tests.chart.support import (

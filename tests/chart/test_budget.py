@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.chartcheck.budget import MAX_CPU, MAX_MEMORY, Budget, requests_budget
+from tests.chart.chartcheck.budget import (
+    MAX_CPU,
+    MAX_MEMORY,
+    Budget,
+    parse_cpu,
+    parse_memory,
+    requests_budget,
+)
 from tests.chart.chartcheck.containers import enabled_containers, missing_requests, unknown_blocks
 from tests.chart.chartcheck.findings import format_findings
 from tests.chart.chartcheck.footprint import check_footprint
-from tests.chart.chartcheck.quantities import parse_cpu, parse_memory
 from tests.chart.chartcheck.values import Values, deep_merge, merged_values
 from tests.chart.support import CHART, KIND_SCENARIO, ROOT, SCENARIOS, ScenarioValues, source_of
 

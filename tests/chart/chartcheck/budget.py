@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from kubernetes.utils.quantity import parse_quantity
+
 from tests.chart.chartcheck.findings import Finding
-from tests.chart.chartcheck.quantities import format_cpu, format_memory, parse_cpu, parse_memory
 from tests.chart.chartcheck.values import lookup
 
 MAX_CPU = 1.5
@@ -50,6 +52,34 @@ SHARED_BLOCKS = {
         "kube-prometheus-stack.alertmanager.enabled": True,
     },
 }
+
+
+def _quantity(value: object) -> Decimal:
+    """A Kubernetes quantity in base units (kubernetes' parser); ValueError names the text and an example."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return Decimal(parse_quantity(value))  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
+        except ValueError:
+            pass
+    raise ValueError(f"quantity {value!r} is not a Kubernetes quantity (e.g. 100m, 0.5, 256Mi, 1Gi)")
+
+
+def parse_cpu(value: object) -> float:
+    """CPU cores: ``100m`` -> 0.1, ``0.5`` -> 0.5, ``2`` -> 2.0."""
+    return float(_quantity(value))
+
+
+def parse_memory(value: object) -> int:
+    """Bytes: ``256Mi`` -> 268435456, ``500M`` -> 500000000, ``1Gi`` -> 1073741824."""
+    return int(_quantity(value))
+
+
+def format_cpu(cores: float) -> str:
+    return f"{cores * 1000:.0f}m"
+
+
+def format_memory(size: int) -> str:
+    return f"{size / 2**20:.0f}Mi"
 
 
 @dataclass(frozen=True)

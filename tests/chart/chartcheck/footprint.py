@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from tests.chart.chartcheck.budget import Budget
+from tests.chart.chartcheck.budget import Budget, format_cpu, format_memory
 from tests.chart.chartcheck.findings import Finding
 from tests.chart.chartcheck.markdown import section_lines
-from tests.chart.chartcheck.quantities import format_cpu, format_memory
 
 TITLE = "Footprint"
 HEADING = f"## {TITLE}"
