@@ -210,21 +210,33 @@ def test_the_error_rate_numerator_has_5xx_input(kps_series: SeriesFile) -> None:
         ("sum(a) by (le) / on(pod) group_left(node) b offset 5m", ["a", "b"]),
         ('label_replace(up, "dst", "$1", "src", "(.*)") > bool 0', ["up"]),
         (
-            'histogram_quantile(0.95, sum without (instance) (rate(h_bucket{le!=""}[$__rate_interval])))',
+            'histogram_quantile(0.95, sum without (instance) (rate(h_bucket{le!=""}[5m])))',
             ['h_bucket{le!=""}'],
         ),
         ('rate(c[5m:1m] @ start()) # comment with d{e="f"}', ["c"]),
         ('{__name__="up", job=~"a|b"} unless absent(z)', ['{__name__="up", job=~"a|b"}', "z"]),
-        ('topk(5, count_values("v", build_info)) and inf', ["build_info"]),
+        ('topk(5, count_values("v", build_info)) > inf', ["build_info"]),
     ],
 )
 def test_vector_selectors_skip_what_is_not_a_selector(expr: str, selectors: list[str]) -> None:
     assert [str(s) for s in vector_selectors(expr)] == selectors
 
 
-def test_an_unreadable_selector_is_reported(kps_series: SeriesFile) -> None:
-    (finding,) = check_selectors([Query("d.json", "panel 1", 'up{job="x" instance="y"}')], kps_series)
-    assert "cannot read the vector selectors (expected ',' at character 12)" in finding.message
+@pytest.mark.parametrize(
+    ("expr", "reason"),
+    [
+        ('up{job="x" instance="y"}', "invalid promql query"),
+        ("sum(rate(x[5m])", "unclosed left parenthesis"),
+        # what the tokenizer read as selectors before promql-parser: invalid PromQL that Prometheus rejects
+        ('topk(5, count_values("v", build_info)) and inf', "set operator 'and' not allowed"),
+        # a Grafana variable left unfilled (queries() fills the dashboard's defaults before this check)
+        ("rate(x[$__rate_interval])", "unexpected character inside brackets: '$'"),
+    ],
+)
+def test_an_unreadable_query_is_reported(kps_series: SeriesFile, expr: str, reason: str) -> None:
+    (finding,) = check_selectors([Query("d.json", "panel 1", expr)], kps_series)
+    assert finding.message.startswith(f"cannot read the vector selectors (PromQL does not parse: {reason}")
+    assert finding.message.endswith(f"in `{expr}`")
 
 
 def test_a_requirement_mapped_to_the_wrong_panel_is_reported(chart_copy: Path) -> None:

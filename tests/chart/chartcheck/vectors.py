@@ -1,10 +1,9 @@
 """PromQL vector selectors: find every ``metric{...}`` in an expression and match it against input series.
 
 promtool 2.42 cannot list the selectors of an expression, and ``count(expr) > 0`` is fooled by
-``... or vector(0)``: a selector with a label typo then still "returns a series". So the selectors are read
-here, skipping what is not one (strings, comments, function and aggregation names, ``by``/``without``/``on``/
-``ignoring``/``group_left``/``group_right`` label lists, ``[range]`` and subquery brackets, keywords,
-numbers and durations), and each one must match at least one of the input series.
+``... or vector(0)``: a selector with a label typo then still "returns a series". So the expression is parsed
+with promql-parser (Prometheus' grammar, as a Python wheel), every vector selector of its syntax tree is
+collected, and each one must match at least one of the input series.
 """
 
 from __future__ import annotations
@@ -13,44 +12,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import promql_parser
+
 from tests.chart.chartcheck.findings import Finding
 from tests.chart.chartcheck.promql import Query, SeriesFile
 
-#: Keywords followed by a parenthesised list of label names (skipped as a whole).
-LABEL_LIST_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
-#: Keywords that are neither metric names nor functions.
-KEYWORDS = frozenset({"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan"})
-
-#: Token patterns PromQL and LogQL share; each language adds its own operators.
-_COMMON = r"""
-    (?P<space>\s+)
-    |(?P<comment>\#[^\n]*)
-    |(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-    |(?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z0-9_]*)
-    |(?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)
-    |(?P<variable>\$\{[^}]*\}|\$\w+|\[\[\w+(?::\w+)?\]\])
-"""
-_PROMQL_OPS = r"=~|!~|!=|==|>=|<=|[-+*/%^<>=,(){}\[\]@:]"
-#: LogQL's pipeline adds ``|``, the line filters ``|=``/``|~``/``|>`` and ``!>``.
-_LOGQL_OPS = r"\|[=~>]?|!>|" + _PROMQL_OPS
-_TOKEN = re.compile(_COMMON + rf"|(?P<op>{_PROMQL_OPS})", re.VERBOSE)
-_LOGQL_TOKEN = re.compile(_COMMON + rf"|(?P<op>{_LOGQL_OPS})", re.VERBOSE)
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # string | number | ident | variable (Grafana, left unfilled) | op
-    text: str
-    position: int
-
-    @property
-    def value(self) -> str:
-        """A string token's decoded value (Go escapes for "..." and '...', none for `...`)."""
-        body = self.text[1:-1]
-        if self.text.startswith("`"):
-            return body
-        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+#: promql-parser's match operators as PromQL writes them (its enum is not hashable: no dict).
+_OPS = (
+    (promql_parser.MatchOp.Equal, "="),
+    (promql_parser.MatchOp.NotEqual, "!="),
+    (promql_parser.MatchOp.Re, "=~"),
+    (promql_parser.MatchOp.NotRe, "!~"),
+)
 
 
 @dataclass(frozen=True)
@@ -79,23 +52,6 @@ def selector_matches(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> 
     return all(m.matches(labels) for m in matchers)
 
 
-def tokenize(expr: str, *, logql: bool = False) -> list[Token]:
-    """PromQL (or LogQL) tokens without spaces and comments; ValueError at the first character that starts
-    none."""
-    pattern = _LOGQL_TOKEN if logql else _TOKEN
-    tokens: list[Token] = []
-    position = 0
-    while position < len(expr):
-        match = pattern.match(expr, position)
-        if not match:
-            raise ValueError(f"unexpected {expr[position]!r} at character {position + 1}")
-        kind = str(match.lastgroup)
-        if kind not in ("space", "comment"):
-            tokens.append(Token(kind, match.group(0), position))
-        position = match.end()
-    return tokens
-
-
 @dataclass(frozen=True)
 class VectorSelector:
     """One ``metric{label op "value", ...}`` of an expression (the metric name is a ``__name__`` matcher)."""
@@ -114,84 +70,32 @@ class VectorSelector:
         return self.text
 
 
-def closing_bracket(tokens: Sequence[Token], start: int, opening: str, closing: str) -> int:
-    """Index of the token that closes the bracket at ``start``."""
-    depth = 0
-    for index in range(start, len(tokens)):
-        if tokens[index].text == opening:
-            depth += 1
-        elif tokens[index].text == closing:
-            depth -= 1
-            if depth == 0:
-                return index
-    raise ValueError(f"{opening!r} at character {tokens[start].position + 1} is never closed")
-
-
-def label_matchers(tokens: Sequence[Token], start: int, end: int) -> list[Matcher]:
-    """The matchers between ``{`` at ``start`` and ``}`` at ``end``."""
-    found: list[Matcher] = []
-    index = start + 1
-    while index < end:
-        token = tokens[index]
-        following = tokens[index + 1] if index + 1 < end else None
-        if token.kind == "string" and (following is None or following.text == ","):
-            found.append(Matcher("__name__", "=", token.value))  # {"metric.name", ...} (Prometheus 3)
-            index += 2
-            continue
-        value = tokens[index + 2] if index + 2 < end else None
-        if (
-            token.kind not in ("ident", "string")
-            or following is None
-            or following.text not in ("=", "!=", "=~", "!~")
-            or value is None
-            or value.kind != "string"
-        ):
-            raise ValueError(f"cannot read the label matcher at character {token.position + 1}")
-        label = token.value if token.kind == "string" else token.text
-        found.append(Matcher(label, following.text, value.value))
-        index += 3
-        if index < end:
-            if tokens[index].text != ",":
-                raise ValueError(f"expected ',' at character {tokens[index].position + 1}")
-            index += 1
-    return found
+def _selector(node: promql_parser.VectorSelector) -> VectorSelector:
+    if node.matchers.or_matchers:
+        raise ValueError(f"{node}: `or` between label matchers is not supported here")
+    named = [Matcher("__name__", "=", node.name)] if node.name else []
+    matchers = [
+        Matcher(m.name, next(s for op, s in _OPS if op == m.op), m.value) for m in node.matchers.matchers
+    ]
+    inside = ", ".join(str(m) for m in matchers)
+    text = f"{node.name or ''}{{{inside}}}" if inside else str(node.name)
+    return VectorSelector((*named, *matchers), text)
 
 
 def vector_selectors(expr: str) -> list[VectorSelector]:
-    """Every vector selector of a PromQL expression, in order. ValueError when the text cannot be read."""
-    tokens = tokenize(expr)
-    selectors: list[VectorSelector] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        following = tokens[index + 1] if index + 1 < len(tokens) else None
-        if token.kind == "ident" and token.text.lower() in LABEL_LIST_KEYWORDS:
-            index = (
-                closing_bracket(tokens, index + 1, "(", ")") + 1
-                if following and following.text == "("
-                else index + 1
-            )
-        elif token.text == "[":
-            index = closing_bracket(tokens, index, "[", "]") + 1
-        elif token.kind == "ident" and (
-            token.text.lower() in KEYWORDS
-            or (following is not None and following.text == "(")
-            or (following is not None and following.text.lower() in ("by", "without"))
-        ):
-            index += 1  # a keyword, a function or an aggregation with its grouping first
-        elif token.kind == "ident" or token.text == "{":
-            matchers = [Matcher("__name__", "=", token.text)] if token.kind == "ident" else []
-            brace = index + 1 if token.kind == "ident" else index
-            end = index
-            if brace < len(tokens) and tokens[brace].text == "{":
-                end = closing_bracket(tokens, brace, "{", "}")
-                matchers += label_matchers(tokens, brace, end)
-            text = expr[token.position : tokens[end].position + len(tokens[end].text)]
-            selectors.append(VectorSelector(tuple(matchers), text))
-            index = end + 1
-        else:
-            index += 1
-    return selectors
+    """Every vector selector of a PromQL expression, in order. ValueError when it does not parse."""
+    try:
+        tree = promql_parser.parse(expr)
+    except ValueError as exc:
+        raise ValueError(f"PromQL does not parse: {exc}") from None
+    nodes: list[promql_parser.VectorSelector] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            nodes.append(node)
+
+    promql_parser.walk(tree, visit)
+    return [_selector(node) for node in nodes]
 
 
 def series_labels(series: str) -> dict[str, str]:
