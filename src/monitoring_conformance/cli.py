@@ -159,6 +159,8 @@ def pytest_args(args: Sequence[str], directory: Path, *, plan: bool = False) -> 
     wanted = [
         str(SUITE_DIR),
         "-p", "no:pytest-kind",
+        # installed, pytest's rootdir is the common ancestor of the cwd and site-packages (e.g. $HOME)
+        "-p", "no:cacheprovider",
         # this process imported the plugin before pytest started, so pytest cannot rewrite its asserts
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip

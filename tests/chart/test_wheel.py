@@ -118,6 +118,9 @@ def test_kind_plan_names_the_packaged_chart(installed: Installed) -> None:
 
     assert result.returncode == 0, result.stderr
     assert f"helm upgrade --install monitoring {chart} " in result.stdout
+    # pytest's rootdir is the common ancestor of the work folder and the venv: the run leaves nothing there
+    left = sorted(path.name for path in installed.workdir.parent.iterdir())
+    assert left == ["dist", "elsewhere", "source", "venv"]
     assert f"--config {chart.parent.parent / 'fixtures' / 'kind' / 'cluster.yaml'}" in result.stdout
     # (the tools may come from the checkout's .tools/bin: tox puts it first on PATH)
     assert [relative for relative in resources.BUNDLED if str(REPO_ROOT / relative) in result.stdout] == []
