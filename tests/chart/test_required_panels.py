@@ -275,3 +275,10 @@ def test_a_malformed_series_file_is_a_usage_error(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"input_series": [{"values": "1x3"}]}))
     with pytest.raises(UsageError, match=r"series\.yaml: expected `input_series:`"):
         load_series(path)
+
+
+def test_or_between_label_matchers_is_reported_not_guessed(kps_series: SeriesFile) -> None:
+    """Prometheus 3's ``{a="1" or b="2"}`` parses; which alternative should match is not checked here."""
+    (finding,) = check_selectors([Query("d.json", "panel 1", 'up{job="a" or job="b"}')], kps_series)
+    assert finding.message.startswith("cannot read the vector selectors (")
+    assert "`or` between label matchers is not supported here" in finding.message

@@ -7,7 +7,6 @@ what renders is exactly the umbrella's own templates. The local stack renders it
 the chart tier (tests/chart/chartcheck) every scenario.
 """
 
-
 from __future__ import annotations
 
 import re
