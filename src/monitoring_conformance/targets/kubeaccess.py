@@ -24,6 +24,7 @@ from kubernetes import client as kube_client
 from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
+from monitoring_conformance.api.grafana import grafana_login
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
 from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
@@ -218,12 +219,6 @@ def read_grafana_credentials(
         decoded[key] = base64.b64decode(data[key]).decode("utf-8")
     register_secret(decoded[password_key])
     return decoded[user_key], decoded[password_key]
-
-
-def grafana_login(endpoint: Endpoint, user: str, password: str) -> None:
-    """Log in once; Grafana's session cookie then rides along through the API-server proxy."""
-    register_secret(password)
-    endpoint.post_json("login", {"user": user, "password": password})
 
 
 # -- building the stack ---------------------------------------------------------------------------------
