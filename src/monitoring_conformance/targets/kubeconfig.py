@@ -186,9 +186,8 @@ class KubeconfigTarget:
             target=self.name,
         )
         self.stack = self.connection.stack(self.name, credentials=credentials, t0=chart.t0,
-                                           t0_source=chart.t0_source, versions=self.versions, timings={},
-                                           echo=self.echo)  # fmt: skip
-        self.stack.timings = self.timings  # the same dict: checks/teardown land in it later
+                                           t0_source=chart.t0_source, versions=self.versions,
+                                           timings=self.timings, echo=self.echo)  # checks/teardown land in it
         kubefault.attach(self.stack, self.connection, self.kubectl())
         if chart.readiness is not None:
             chart.readiness.apply_to(self.stack)
