@@ -31,7 +31,6 @@ from monitoring_conformance.release import (
     PhaseFailed,
     Phases,
     Step,
-    deployed_at,
     plan_lines,
     run_steps,
 )
@@ -42,7 +41,7 @@ from monitoring_conformance.tools.kubectl import Kubectl, wait_rollout
 from monitoring_conformance.tools.runner import Runner, tool_or_name
 from monitoring_conformance.wait import Clock
 
-__all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "deployed_at", "should_delete"]
+__all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "should_delete"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEEP_POLICIES = ("never", "on-failure", "always")

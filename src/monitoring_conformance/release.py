@@ -16,13 +16,11 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -33,7 +31,6 @@ from monitoring_conformance.errors import (
     ConformanceError,
     ToolError,
     Unrecoverable,
-    UsageError,
 )
 from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import (
@@ -55,8 +52,6 @@ from monitoring_conformance.wait import Clock
 NETWORK_MARKERS = ("no such host", "dial tcp", "i/o timeout", "could not download", "connection refused",
                    "tls handshake timeout", "failed to fetch", "network is unreachable",
                    "is not a valid chart repository or cannot be reached", "no cached repository")
-UNREACHABLE_MARKERS = ("kubernetes cluster unreachable", "connection refused", "no such host", "i/o timeout",
-                       "dial tcp", "unable to connect", "network is unreachable", "tls handshake timeout")
 DIAGNOSTICS_FIX = "read the pod describe/logs in the diagnostics folder of the report directory"
 REPO_ADD_TIMEOUT = 120.0
 DEPENDENCY_BUILD_TIMEOUT = 300.0
@@ -176,53 +171,6 @@ class ClusterHelm(Helm):
 
     def argv(self, *args: str) -> list[str]:
         return [self.path, *args, *self.kube_args]
-
-
-def deployed_at(status: Mapping[str, Any]) -> float | None:
-    """Epoch seconds of ``info.last_deployed`` in ``helm status -o json`` (None when absent or unreadable).
-
-    helm writes RFC3339 with nanoseconds (``2026-11-27T10:00:00.123456789Z``); Python reads microseconds.
-    """
-    info = status.get("info")
-    raw = info.get("last_deployed") if isinstance(info, Mapping) else None
-    if not isinstance(raw, str) or not raw:
-        return None
-    text = raw.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:
-        zone = rest.lstrip("0123456789")
-        text = f"{head}.{rest[: len(rest) - len(zone)][:6].ljust(6, '0')}{zone}"
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return stamp.timestamp() if stamp.tzinfo is not None else None
-
-
-def status_failure(
-    exc: ToolError, *, release: str, namespace: str, target: str, check: str
-) -> ConformanceError:
-    """The error for a failed ``helm status``: only helm's ``release: not found`` is a usage error.
-
-    ``check`` is a command that shows whether the cluster answers (with the user's kubeconfig flags).
-    """
-    text = str(exc).lower()
-    if "release: not found" in text:
-        return UsageError(f"--release {release}: no such release in namespace {namespace}; install it first, "
-                          "pass --install-chart, or fix --release/--monitoring-namespace")
-    if isinstance(exc, CommandFailed) and exc.returncode is None:
-        reason, fix = "helm status timed out", f"check that the cluster answers: `{check}`"
-    elif "forbidden" in text:
-        reason = "access denied"
-        fix = (f"helm reads releases from Secrets: this kubeconfig's user needs get/list on secrets in "
-               f"namespace {namespace}")
-    elif any(marker in text for marker in UNREACHABLE_MARKERS):
-        reason = "the cluster could not be reached"
-        fix = f"check --kubeconfig/--context and that the API server answers: `{check}`"
-    else:
-        reason, fix = "helm status failed", "run the helm status command above by hand to see why"
-    return ConformanceError(f"{target} target: cannot read release {release} in namespace {namespace}: "
-                            f"{reason} ({exc})\n  fix: {fix}")
 
 
 # -- chart repositories -----------------------------------------------------------------------------------

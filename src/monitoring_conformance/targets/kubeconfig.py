@@ -17,15 +17,17 @@ import contextlib
 import shlex
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from monitoring_conformance import dashboards
 from monitoring_conformance.diagnostics import Sources, collect, stack_endpoints
-from monitoring_conformance.errors import ConformanceError, ToolError
+from monitoring_conformance.errors import CommandFailed, ConformanceError, ToolError, UsageError
 from monitoring_conformance.install_watch import GRAFANA_SELECTOR, GrafanaWatch, pods_evidence
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.release import (
@@ -33,10 +35,8 @@ from monitoring_conformance.release import (
     ClusterHelm,
     Phases,
     Step,
-    deployed_at,
     plan_lines,
     run_steps,
-    status_failure,
 )
 from monitoring_conformance.settings import REPO_ROOT, Settings
 from monitoring_conformance.stack import Stack
@@ -61,6 +61,8 @@ __all__ = ["KubeconfigTarget", "kube_session", "service_proxy_url"]
 
 CHART = REPO_ROOT / "charts" / "monitoring"
 INSTALL_WAIT_SECONDS = 900
+UNREACHABLE_MARKERS = ("kubernetes cluster unreachable", "connection refused", "no such host", "i/o timeout",
+                       "dial tcp", "unable to connect", "network is unreachable", "tls handshake timeout")
 
 
 def default_repos() -> RepoFiles:
@@ -244,6 +246,53 @@ class KubeconfigTarget:
         chart.t0 = deployed_at(status)
         chart.t0_source = "helm status info.last_deployed" if chart.t0 else \
             "unknown: helm status has no info.last_deployed"
+
+
+def deployed_at(status: Mapping[str, Any]) -> float | None:
+    """Epoch seconds of ``info.last_deployed`` in ``helm status -o json`` (None when absent or unreadable).
+
+    helm writes RFC3339 with nanoseconds (``2026-11-27T10:00:00.123456789Z``); Python reads microseconds.
+    """
+    info = status.get("info")
+    raw = info.get("last_deployed") if isinstance(info, Mapping) else None
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = raw.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        zone = rest.lstrip("0123456789")
+        text = f"{head}.{rest[: len(rest) - len(zone)][:6].ljust(6, '0')}{zone}"
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp.timestamp() if stamp.tzinfo is not None else None
+
+
+def status_failure(
+    exc: ToolError, *, release: str, namespace: str, target: str, check: str
+) -> ConformanceError:
+    """The error for a failed ``helm status``: only helm's ``release: not found`` is a usage error.
+
+    ``check`` is a command that shows whether the cluster answers (with the user's kubeconfig flags).
+    """
+    text = str(exc).lower()
+    if "release: not found" in text:
+        return UsageError(f"--release {release}: no such release in namespace {namespace}; install it first, "
+                          "pass --install-chart, or fix --release/--monitoring-namespace")
+    if isinstance(exc, CommandFailed) and exc.returncode is None:
+        reason, fix = "helm status timed out", f"check that the cluster answers: `{check}`"
+    elif "forbidden" in text:
+        reason = "access denied"
+        fix = (f"helm reads releases from Secrets: this kubeconfig's user needs get/list on secrets in "
+               f"namespace {namespace}")
+    elif any(marker in text for marker in UNREACHABLE_MARKERS):
+        reason = "the cluster could not be reached"
+        fix = f"check --kubeconfig/--context and that the API server answers: `{check}`"
+    else:
+        reason, fix = "helm status failed", "run the helm status command above by hand to see why"
+    return ConformanceError(f"{target} target: cannot read release {release} in namespace {namespace}: "
+                            f"{reason} ({exc})\n  fix: {fix}")
 
 
 def _shown(settings: Settings, name: str) -> str:

@@ -9,8 +9,9 @@ import pytest
 from tests.doubles import FakeClock
 
 from monitoring_conformance.errors import CommandFailed
-from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, deployed_at, should_delete
+from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, should_delete
 from monitoring_conformance.preflight import Host, PreflightFailed
+from monitoring_conformance.targets.kubeconfig import deployed_at
 from monitoring_conformance.tools.runner import RecordingRunner, Result
 
 from .conftest import REPOS, answer, happy_runner, kind_payload, pods_of
