@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance import cli
 from monitoring_conformance.cli import SUITE_DIR
@@ -20,7 +21,6 @@ from monitoring_conformance.preflight import Host
 from monitoring_conformance.progress import terminal
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets import kind as kind_module
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import answer, happy_runner, kind_payload, pods_of
 

@@ -12,6 +12,7 @@ import requests
 from bootstrap_doubles import EnvRecordingRunner
 from kubernetes.client import ApiException, V1ObjectMeta, V1Secret
 from tests.doubles import RecordedTransport, Reply
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.api.http import API_SERVER_PROXY
 from monitoring_conformance.errors import ConformanceError, UsageError
@@ -27,7 +28,6 @@ from monitoring_conformance.targets.kubeaccess import (
 )
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget, kube_session, service_proxy_url
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import API_SERVER, TOKEN, write_kubeconfig
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed
 from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, should_delete
 from monitoring_conformance.preflight import Host, PreflightFailed
 from monitoring_conformance.targets.kubeconfig import deployed_at
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.tools.runner import Result
 
 from .conftest import REPOS, answer, happy_runner, kind_payload, pods_of
 

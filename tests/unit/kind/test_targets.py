@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes.client import V1Secret
 from tests.doubles import FakeClock, RecordedTransport, Reply
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed, ConformanceError, UsageError
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
@@ -17,7 +18,6 @@ from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import GrafanaCredentials, Settings
 from monitoring_conformance.targets.kind import KindTarget, options_from
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import API_SERVER, answer, happy_runner, kind_payload, pods_of, write_kubeconfig
 from .test_kubeaccess import CoreV1ApiDouble, grafana_secret

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import requests
 from pytest_kind.cluster import KindCluster
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.docker import Docker
 from monitoring_conformance.tools.helm import HelmVersion, install_flags
 from monitoring_conformance.tools.kind import KindCli, KindVersion, kind_version
 from monitoring_conformance.tools.kubectl import Kubectl, job_failures, not_ready, pod_failures, pod_state
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import kind_payload
 
