@@ -1,6 +1,6 @@
 """The kind run: a prelude (preflight, cluster, image, app) before the chart steps, and the teardown.
 
-:class:`KindRun` takes a :class:`Runner` (a ``RecordingRunner`` in unit tests) and a :class:`Clock`, so every
+:class:`KindRun` takes a :class:`Runner` (a recording double in unit tests) and a :class:`Clock`, so every
 command and every wait can be checked without Docker. Its :meth:`~KindRun.steps` are one list: ``plan()``
 prints them, ``up()`` runs them phase by phase (see :mod:`.release`). The chart steps (dependency build,
 install with Grafana watched, readiness wait) are :class:`~monitoring_conformance.release.ChartRelease`'s,
