@@ -7,11 +7,11 @@ anything, so the kube flow's exact command sequence can be asserted without Dock
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitoring_conformance.errors import CommandFailed
 from monitoring_conformance.tools.runner import Result
@@ -54,16 +54,8 @@ class RecordingRunner:
 
         self.responders.insert(0, responder)
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        check: bool = True,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-    ) -> Result:
+    def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, **_ignored: Any) -> Result:
+        """Record the command; answer from the responders (input, env and cwd are not modelled)."""
         args = tuple(str(a) for a in argv)
         with self.lock:  # one command's argv and timeout land at the same index
             self.calls.append(args)

@@ -48,29 +48,13 @@ class Runner(Protocol):
 class SubprocessRunner:
     """The real runner."""
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        check: bool = True,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-    ) -> Result:
+    def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, input: str | None = None,
+            env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None) -> Result:
         args = [str(a) for a in argv]
         full_env = {**os.environ, **env} if env else None
         try:
-            proc = subprocess.run(
-                args,
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=full_env,
-                cwd=cwd,
-                check=False,
-            )
+            proc = subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout,
+                                  env=full_env, cwd=cwd, check=False)  # fmt: skip
         except FileNotFoundError as exc:
             raise ToolError(f"`{args[0]}` not found: install it or put it on PATH") from exc
         except subprocess.TimeoutExpired as exc:
