@@ -459,3 +459,40 @@ def test_kind_create_failure_quotes_the_last_lines_of_its_captured_output(
     assert "line 4 " not in message
     assert "above" not in message
     assert "docker ps -a --filter label=io.x-k8s.kind.cluster=mc-test" in failure.fix
+
+
+# -- the plan and the run come from one list of steps --------------------------------------------------------
+
+
+def planned_and_ran(
+    options: KindOptions, clock: FakeClock, host: Host, helm: str
+) -> tuple[set[tuple[str, ...]], list[tuple[str, ...]]]:
+    runner = happy_runner(helm_version=helm)
+    run = make_run(options, runner, clock, host)
+    planned = {tuple(line) for line in [*run.plan(), *run.teardown_plan()] if not line[0].startswith("#")}
+    assert runner.calls == []  # listing the plan ran nothing
+
+    run.up()
+    run.down(failed=False)
+
+    return planned, runner.calls
+
+
+def test_every_command_the_run_runs_is_in_the_plan(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    planned, ran = planned_and_ran(options, clock, host, "v4.1.4")
+
+    assert [argv for argv in ran if argv not in planned] == []
+    # planned but not run here: the reuse branch, and the Grafana pods (no Grafana watch in this run)
+    left_out = sorted(" ".join(argv[1:3]) if "export" in argv else argv[-3] for argv in planned - set(ran))
+    assert left_out == ["app.kubernetes.io/name=grafana", "export kubeconfig"]
+
+
+def test_a_command_that_differs_from_the_plan_is_found(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    planned, ran = planned_and_ran(options, clock, host, "v3.19.0")  # the plan shows helm 4's flags
+
+    unplanned = [Path(argv[0]).name + " " + " ".join(argv[1:3]) for argv in ran if argv not in planned]
+    assert unplanned == ["helm upgrade --install"]
