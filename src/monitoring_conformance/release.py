@@ -326,6 +326,7 @@ class ChartRelease:
 
     def _install(self) -> None:
         """``helm upgrade --install`` with a bounded wait while Grafana is watched (t0 right before helm)."""
+        self.version = self.version or self.helm.version()  # the flags follow the helm that runs
         argv = self.install_argv()
         timeout = self.wait_seconds + INSTALL_MARGIN_S
         self.watcher = self.watch() if self.watch else None
@@ -357,5 +358,6 @@ class ChartRelease:
 
     def watched_login(self) -> tuple[str, str] | None:
         """The login the watch used once it saw Grafana ready (the Secret need not be read again)."""
-        seen = self.watcher is not None and self.readiness is not None and self.readiness.ready_at
-        return self.watcher.used if seen and self.watcher is not None else None
+        if self.watcher is None or self.readiness is None or not self.readiness.ready_at:
+            return None
+        return self.watcher.used
