@@ -88,18 +88,13 @@ class Collector:
 
     def collect(self) -> dict[str, str]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        steps: Sequence[tuple[str, Callable[[], str]]] = (
-            ("pods", self.pods),
-            ("events", self.events),
-            ("helm", self.helm),
-            ("helm wait", self.helm_wait),
-            ("prometheus targets", self.prometheus_targets),
-            ("grafana search", self.grafana_search),
-            ("loki labels", self.loki_labels),
-            ("versions", self.versions),
-        )
+        steps: dict[str, Callable[[], str]] = {
+            "pods": self.pods, "events": self.events, "helm": self.helm, "helm wait": self.helm_wait,
+            "prometheus targets": self.prometheus_targets, "grafana search": self.grafana_search,
+            "loki labels": self.loki_labels, "versions": self.versions,
+        }  # fmt: skip
         summary: dict[str, str] = {}
-        for name, step in steps:
+        for name, step in steps.items():
             try:
                 summary[name] = redact(step())
             except Exception as exc:  # a failing collector must not stop the others
@@ -129,10 +124,8 @@ class Collector:
             self.write(f"logs/{stem}.log", kubectl.logs(state.name, state.namespace))
             self.write(f"logs/{stem}.previous.log", kubectl.logs(state.name, state.namespace, previous=True))
         tail = f"; {len(failed)} failed: " + ", ".join(s.describe() for s in failed[:5]) if failed else ""
-        if not waiting:
-            return f"{len(pods)} pods, all ready{tail}"
         names = ", ".join(state.describe() for state in waiting[:5])
-        return f"{len(pods)} pods, {len(waiting)} not ready: {names}{tail}"
+        return f"{len(pods)} pods, {f'{len(waiting)} not ready: {names}' if waiting else 'all ready'}{tail}"
 
     def events(self) -> str:
         text = self._kubectl().text("get", "events", "--all-namespaces", "--sort-by=.lastTimestamp")

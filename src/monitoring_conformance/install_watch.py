@@ -32,26 +32,16 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
 from kubernetes.client import ApiException
 
-from monitoring_conformance.api.grafana import Grafana
+from monitoring_conformance.api.grafana import Grafana, grafana_login
 from monitoring_conformance.api.http import AuthError, Endpoint
-from monitoring_conformance.checks.grafana import overview_uid
 from monitoring_conformance.errors import ConformanceError, ToolError, Unrecoverable, WaitTimeout
 from monitoring_conformance.helm_wait import HelmWaitReporter
-from monitoring_conformance.settings import Settings
 from monitoring_conformance.stack import Stack
-from monitoring_conformance.targets.kubeaccess import (
-    Connection,
-    SecretReader,
-    admin_login,
-    grafana_login,
-    values_secret_ref,
-)
 from monitoring_conformance.tools.kubectl import Kubectl, pod_failures
 from monitoring_conformance.wait import NOT_YET, Clock, eventually
 
@@ -329,40 +319,6 @@ class GrafanaWatch:
                 raise AssertionError(why) from None
         self.client, self.used = Grafana(endpoint), login
         return self.client
-
-
-def grafana_watch(
-    settings: Settings,
-    connection: Connection,
-    reader: Callable[[], SecretReader],
-    kubectl: Kubectl,
-    *,
-    chart: Path,
-    values: Path | None,
-    namespace: str,
-    echo: Callable[[str], None],
-    target: str,
-) -> GrafanaWatch | None:
-    """What a kube target polls while helm installs ``chart`` (None when the overview dashboard is unknown).
-
-    The admin Secret's name and keys come from the chart's values.yaml and ``values`` (the release does not
-    exist yet); MC_GRAFANA_USER/PASSWORD win over the Secret.
-    """
-    try:
-        uid = overview_uid(chart / "dashboards")
-    except ConformanceError as exc:
-        echo(f"[{target}] Grafana is not watched during the install: {exc}")
-        return None
-    ref = values_secret_ref([chart / "values.yaml", *([values] if values else [])])
-    return GrafanaWatch(
-        endpoint=connection.grafana_endpoint, credentials=admin_login(settings, reader, namespace, ref),
-        dashboard_uid=uid, kubectl=kubectl, namespace=namespace,
-    )
-
-
-def watched_login(watch: GrafanaWatch | None, readiness: Readiness | None) -> tuple[str, str] | None:
-    """The login the watch used once it saw Grafana ready (the Secret need not be read again), else None."""
-    return watch.used if watch is not None and readiness is not None and readiness.ready_at else None
 
 
 def start_thread(work: Callable[[], T], name: str) -> Future[T]:

@@ -1,9 +1,11 @@
-"""The kind run, phase by phase: preflight, cluster, image, app, dependency build, install, teardown.
+"""The kind run: a prelude (preflight, cluster, image, app) before the chart steps, and the teardown.
 
-:class:`KindRun` takes a :class:`Runner` (a ``RecordingRunner`` in unit tests) and a :class:`Clock`, so every
-command and every wait can be checked without Docker. Each phase is timed (:class:`Phases`); a phase that
-fails raises :class:`PhaseFailed`, one line naming the phase, what went wrong and the fix. Teardown follows
-the keep policy and never deletes a cluster this run did not create.
+:class:`KindRun` takes a :class:`Runner` (a recording double in unit tests) and a :class:`Clock`, so every
+command and every wait can be checked without Docker. Its :meth:`~KindRun.steps` are one list: ``plan()``
+prints them, ``up()`` runs them phase by phase (see :mod:`.release`). The chart steps (dependency build,
+install with Grafana watched, readiness wait) are :class:`~monitoring_conformance.release.ChartRelease`'s,
+the same the kubeconfig target runs. Teardown follows the keep policy and never deletes a cluster this run
+did not create.
 
 The Todo backend image gets a tag derived from the content of its build folder
 (``todo-backend:0.1.0-<hash8>``), and the Deployment is pointed at it with ``kubectl set image``: a rerun on a
@@ -15,39 +17,31 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from monitoring_conformance import preflight, resources
-from monitoring_conformance.errors import CommandFailed, ToolError, Unrecoverable
-from monitoring_conformance.helm_wait import HelmWaitReporter
-from monitoring_conformance.install_watch import (
-    GRAFANA_SELECTOR,
-    HANDOVER_EVERY,
-    INTERVAL,
-    PODS_EVERY,
-    GrafanaWatch,
-    Readiness,
-)
+from monitoring_conformance.errors import ToolError
+from monitoring_conformance.install_watch import GrafanaWatch, Readiness
 from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.release import (
+    ChartRelease,
     ClusterHelm,
     PhaseFailed,
-    build_dependencies,
-    dependency_commands,
-    deployed_at,
-    install_release,
+    Phases,
+    Step,
+    plan_lines,
+    run_steps,
 )
-from monitoring_conformance.tools.docker import Docker
+from monitoring_conformance.tools.docker import BUILD_TIMEOUT, Docker
 from monitoring_conformance.tools.helm import HelmVersion, RepoFiles
-from monitoring_conformance.tools.kind import RunnerKindCluster
+from monitoring_conformance.tools.kind import KindCli
 from monitoring_conformance.tools.kubectl import Kubectl, wait_rollout
 from monitoring_conformance.tools.runner import Runner, tool_or_name
 from monitoring_conformance.wait import Clock
 
-__all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "deployed_at", "should_delete"]
+__all__ = ["PHASES", "ClusterHelm", "KindOptions", "KindRun", "PhaseFailed", "should_delete"]
 
 KEEP_POLICIES = ("never", "on-failure", "always")
 PHASES = ("preflight", "cluster", "image", "app", "dependency build", "install", "checks", "teardown")
@@ -100,94 +94,69 @@ class KindOptions:
 def content_hash(folder: Path) -> str:
     """sha256 over the relative paths and contents of the files that go into the image (sorted)."""
     digest = hashlib.sha256()
-    files = sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
-    for path in files:
+    for path in sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []:
         relative = path.relative_to(folder)
-        if any(part in NOT_IN_IMAGE for part in relative.parts) or path.suffix == ".pyc":
-            continue
-        digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        if not any(part in NOT_IN_IMAGE for part in relative.parts) and path.suffix != ".pyc":
+            digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-@dataclass
-class Phases:
-    """Times each phase with the injected clock and prints one line per phase."""
-
-    clock: Clock
-    echo: Echo = terminal
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = self.clock.now()
-        outcome = "FAILED"
-        try:
-            yield
-            outcome = "ok"
-        finally:
-            seconds = self.clock.now() - start
-            self.timings[name] = round(seconds, 3)
-            self.echo(f"[kind] {name:<17} {outcome:<6} {seconds:7.1f}s")
 
 
 def namespace_manifests(folder: Path) -> list[Path]:
     """The YAML files in ``folder`` that define a Namespace (applied before the rest)."""
-    if not folder.is_dir():
-        return []
     found = []
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []:
         try:
-            text = path.read_text(encoding="utf-8")
+            if re.search(r"^kind:\s*Namespace\s*$", path.read_text(encoding="utf-8"), re.MULTILINE):
+                found.append(path)
         except OSError:
             continue
-        if re.search(r"^kind:\s*Namespace\s*$", text, re.MULTILINE):
-            found.append(path)
     return found
 
 
 def should_delete(policy: str, *, created: bool, failed: bool) -> bool:
     """Delete only a cluster this run created, and only when the keep policy allows it."""
-    if not created:
-        return False
-    return policy == "never" or (policy == "on-failure" and not failed)
+    return created and (policy == "never" or (policy == "on-failure" and not failed))
 
 
 class KindRun:
-    """One kind run. ``up()`` brings everything up, ``down()`` tears down per the keep policy."""
+    """One kind run: ``up()`` runs :meth:`steps`, ``plan()`` lists them, ``down()`` keeps or deletes."""
 
-    def __init__(
-        self,
-        options: KindOptions,
-        runner: Runner,
-        *,
-        clock: Clock | None = None,
-        echo: Echo = terminal,
-        wall: Callable[[], float] = time.time,
-        host: preflight.Host | None = None,
-        watch: Callable[[], GrafanaWatch | None] | None = None,
-    ):
+    def __init__(self, options: KindOptions, runner: Runner, *, clock: Clock | None = None,
+                 echo: Echo = terminal, wall: Callable[[], float] = time.time,
+                 host: preflight.Host | None = None,
+                 watch: Callable[[], GrafanaWatch | None] | None = None):  # fmt: skip
         self.options = options
         self.runner = runner
         self.clock = clock or Clock()
         self.echo = echo
-        self.wall = wall
         self.host = host
-        self.watch = watch
-        self.watcher: GrafanaWatch | None = None
-        #: Progress lines printed while helm waited (also written to the diagnostics).
-        self.helm_wait: list[str] = []
-        self.readiness: Readiness | None = None
         self.phases = Phases(self.clock, echo)
         self.versions: dict[str, str] = {}
-        self.helm_version: HelmVersion | None = None
-        self.cluster: RunnerKindCluster | None = None
+        self.cluster: KindCli | None = None
         self.created = False
         self.cluster_up = False  # a cluster (created or reused) is there to inspect and maybe delete
-        self.t0: float | None = None
-        self.t0_source = "unknown"
         self.torn_down = False
+        self.chart = ChartRelease(
+            self.helm(), self.kubectl(), options.release, options.chart, options.monitoring_namespace,
+            options.values, options.repos, self.clock, wall, echo, wait_seconds=options.install_wait_seconds,
+            ready_timeout=options.ready_timeout, watch=watch,
+        )
 
-    # -- tools ----------------------------------------------------------------------------------------
+    @property
+    def t0(self) -> float | None:
+        return self.chart.t0
+
+    @property
+    def t0_source(self) -> str:
+        return self.chart.t0_source
+
+    @property
+    def readiness(self) -> Readiness | None:
+        return self.chart.readiness
+
+    @property
+    def helm_wait(self) -> list[str]:
+        return self.chart.helm_wait
 
     def kubectl(self) -> Kubectl:
         return Kubectl(self.runner, tool_or_name("kubectl"), kubeconfig=self.options.kubeconfig_path)
@@ -195,187 +164,101 @@ class KindRun:
     def helm(self) -> ClusterHelm:
         return ClusterHelm(self.runner, tool_or_name("helm"), kubeconfig=self.options.kubeconfig_path)
 
-    def _cluster(self) -> RunnerKindCluster:
+    def _cluster(self) -> KindCli:
         if self.cluster is None:
-            self.cluster = RunnerKindCluster(
-                self.options.cluster_name, kubeconfig=self.options.kubeconfig_path, runner=self.runner,
-                kind_path=tool_or_name("kind"), kubectl_path=tool_or_name("kubectl"),
-            )
+            self.cluster = KindCli(self.options.cluster_name, kubeconfig=self.options.kubeconfig_path,
+                                   runner=self.runner, kind_path=tool_or_name("kind"),
+                                   kubectl_path=tool_or_name("kubectl"))  # fmt: skip
         return self.cluster
 
-    # -- plan -----------------------------------------------------------------------------------------
+    # -- the steps ------------------------------------------------------------------------------------
 
-    def plan(self) -> list[list[str]]:
-        """Every command ``up()`` and ``down()`` would run, with ``#`` lines for conditions. Runs nothing."""
-        opts = self.options
-        cluster, kubectl, helm = self._cluster(), self.kubectl(), self.helm()
+    def steps(self) -> list[Step]:
+        """Preflight, cluster, image, app, then the chart's dependency build and install."""
+        o, cluster, kubectl = self.options, self._cluster(), self.kubectl()
+        tag, name = o.image_tag, o.cluster_name
         docker = Docker(self.runner, tool_or_name("docker"))
-        tag = opts.image_tag
-        ns = opts.monitoring_namespace
+        set_image = kubectl.argv("set", "image", o.app_deployment, f"{o.app_container}={tag}",
+                                 "--namespace", o.app_namespace)  # fmt: skip
+        app_fix = (f"see the pod logs in the diagnostics; image {tag} must be loaded with imagePullPolicy "
+                   "IfNotPresent")
         return [
-            ["# preflight"], *preflight.plan_argv(),
-            ["# cluster"], cluster.get_clusters_argv(),
-            [f"# when cluster {opts.cluster_name} exists it is reused: kind export kubeconfig"],
-            cluster.export_kubeconfig_argv(),
-            ["# otherwise:"], cluster.create_argv(opts.cluster_config),
-            [f"# image (tag {tag}: a hash of {opts.app_context.name}'s files)"],
-            docker.build_argv(opts.image, opts.app_context, tag), cluster.load_argv(opts.image, tag),
-            ["# app"], *(kubectl.apply_argv(p) for p in namespace_manifests(opts.app_manifests)),
-            kubectl.apply_argv(opts.app_manifests), self._set_image_argv(kubectl),
-            ["# repeated until the rollout completes; stops early on CrashLoopBackOff/ImagePullBackOff"],
-            kubectl.pods_argv(opts.app_namespace),
-            kubectl.rollout_status_argv(opts.app_deployment, opts.app_namespace, 10),
-            [f"# dependency build (repository config and cache in {opts.repos.config.parent})"],
-            *dependency_commands(helm, opts.chart, opts.repos),
-            ["# install (helm 4 shown; helm 3 gets --wait instead of --wait=legacy)"],
-            helm.upgrade_install_argv(
-                opts.release, opts.chart, namespace=ns, values_files=[opts.values],
-                version=HelmVersion(4, 0, 0), wait_seconds=opts.install_wait_seconds,
-            ),
-            [f"# while helm runs: GET Grafana /api/health and its overview dashboard through the API-server "
-             f"proxy every {INTERVAL:g}s (t0: the wall clock right before helm starts; the admin login "
-             f"from Secret {ns}/grafana once it exists), and every {PODS_EVERY:g}s (every "
-             f"{HANDOVER_EVERY:g}s while Grafana answers and a pod from before t0 is alive: an answer counts "
-             "only from pods created after t0):"],
-            kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR),
-            ["# then repeated until every pod is ready; stops early on CrashLoopBackOff/ImagePullBackOff "
-             "or a failed hook Job"],
-            kubectl.pods_and_jobs_argv(ns),
-            ["# Grafana login for the checks (unless MC_GRAFANA_USER/PASSWORD are set): the Secret's name"],
-            helm.get_values_argv(opts.release, ns),
-            [f"# then GET Secret {ns}/grafana (kubernetes client); POST /login"],
-            ["# checks: the conformance suite, over the API-server service proxy (no commands)"],
-            [f"# teardown: only when this run created the cluster and --keep-cluster {opts.keep} allows"],
-            cluster.delete_argv(),
+            Step("preflight", note="preflight", run=self._preflight, shows=tuple(preflight.plan_argv())),
+            Step("cluster", note="cluster", run=self._create, quote=True,
+                 shows=(cluster.get_clusters_argv(),
+                        [f"# when cluster {name} exists it is reused: kind export kubeconfig"],
+                        cluster.export_kubeconfig_argv(), ["# otherwise:"],
+                        cluster.create_argv(o.cluster_config)),
+                 fix=f"`docker ps -a --filter label=io.x-k8s.kind.cluster={name}` shows leftover nodes; "
+                     f"remove them with `kind delete cluster --name {name}`"),
+            Step("image", docker.build_argv(o.image, o.app_context, tag), timeout=BUILD_TIMEOUT, quote=True,
+                 note=f"image (tag {tag}: a hash of {o.app_context.name}'s files)",
+                 fix=f"fix the build of {o.app_context}/Dockerfile"),
+            Step("image", cluster.load_argv(o.image, tag), run=lambda: self._load(tag),
+                 fix=f"check `docker image inspect {tag}` and that cluster {name} is running "
+                     f"(`kind get nodes --name {name}`)"),
+            *(Step("app", kubectl.apply_argv(path), fix=app_fix, note="app" if i == 0 else "")
+              for i, path in enumerate([*namespace_manifests(o.app_manifests), o.app_manifests])),
+            Step("app", set_image, fix=app_fix),
+            Step("app", note="repeated until the rollout completes; stops early on CrashLoopBackOff/"
+                 "ImagePullBackOff", fix=app_fix,
+                 shows=(kubectl.pods_argv(o.app_namespace),
+                        kubectl.rollout_status_argv(o.app_deployment, o.app_namespace, 10)),
+                 run=lambda: wait_rollout(kubectl, o.app_deployment, o.app_namespace, timeout=o.app_timeout,
+                                          clock=self.clock)),
+            *self.chart.steps(),
         ]
 
-    def _set_image_argv(self, kubectl: Kubectl) -> list[str]:
-        opts = self.options
-        return kubectl.argv("set", "image", opts.app_deployment, f"{opts.app_container}={opts.image_tag}",
-                            "--namespace", opts.app_namespace)
+    def plan(self) -> list[list[str]]:
+        """Every command ``up()`` would run, with ``#`` lines for conditions. Runs nothing."""
+        return plan_lines(self.steps())
 
-    # -- phases ---------------------------------------------------------------------------------------
-
-    def run_preflight(self) -> dict[str, str]:
-        with self.phases.phase("preflight"):
-            checks = preflight.run_preflight(self.runner, self.host)
-            found = preflight.require(checks)
-        self.versions.update(found)
-        self.helm_version = HelmVersion.parse(found["helm"])
-        return found
+    def teardown_plan(self) -> list[list[str]]:
+        return [[f"# teardown: only when this run created the cluster and --keep-cluster {self.options.keep} "
+                 "allows"], self._cluster().delete_argv()]
 
     def up(self) -> None:
         """Preflight, cluster, image, app, dependency build, install. Raises PhaseFailed."""
-        opts = self.options
-        self.run_preflight()
-        with self.phases.phase("cluster"):
-            cluster = self._cluster()
-            try:
-                self.created = cluster.create(opts.cluster_config)
-                self.cluster_up = True
-            except ToolError as exc:
-                fix = (f"`docker ps -a --filter label=io.x-k8s.kind.cluster={opts.cluster_name}` shows "
-                       f"leftover nodes; remove them with `kind delete cluster --name {opts.cluster_name}`")
-                raise PhaseFailed("cluster", _with_output(exc), fix) from exc
-            self.echo(f"[kind] cluster {opts.cluster_name} "
-                      f"{'created' if self.created else 'exists already: reused, will not be deleted'}"
-                      f" (kubeconfig {opts.kubeconfig_path})")
-        with self.phases.phase("image"):
-            self._image(cluster)
-        with self.phases.phase("app"):
-            self._app()
-        with self.phases.phase("dependency build"):
-            self._dependency_build()
-        with self.phases.phase("install"):
-            self._install()
+        run_steps(self.steps(), self.phases, self.runner, "kind")
 
-    def _image(self, cluster: RunnerKindCluster) -> None:
-        opts = self.options
-        tag = opts.image_tag
-        try:
-            Docker(self.runner, tool_or_name("docker")).build(opts.image, opts.app_context, tag)
-        except ToolError as exc:
-            raise PhaseFailed("image", _with_output(exc),
-                              f"fix the build of {opts.app_context}/Dockerfile") from exc
-        try:
-            cluster.load_docker_image(opts.image, tag)
-        except ToolError as exc:
-            raise PhaseFailed("image", str(exc), f"check `docker image inspect {tag}` and that "
-                              f"cluster {opts.cluster_name} is running (`kind get nodes --name "
-                              f"{opts.cluster_name}`)") from exc
+    def _preflight(self) -> None:
+        found = preflight.require(preflight.run_preflight(self.runner, self.host))
+        self.versions.update(found)
+        self.chart.version = HelmVersion.parse(found["helm"])
+
+    def _create(self) -> None:
+        o = self.options
+        self.created = self._cluster().create(o.cluster_config)
+        self.cluster_up = True
+        self.echo(f"[kind] cluster {o.cluster_name} "
+                  f"{'created' if self.created else 'exists already: reused, will not be deleted'}"
+                  f" (kubeconfig {o.kubeconfig_path})")
+
+    def _load(self, tag: str) -> None:
+        self._cluster().load(self.options.image, tag)
         self.versions["todo-backend image"] = tag
-
-    def _app(self) -> None:
-        opts = self.options
-        kubectl = self.kubectl()
-        try:
-            for path in namespace_manifests(opts.app_manifests):
-                kubectl.apply(path)  # kubectl applies a folder in file-name order; namespaces go first
-            kubectl.apply(opts.app_manifests)
-            self.runner.run(self._set_image_argv(kubectl), timeout=kubectl.timeout)
-            wait_rollout(kubectl, opts.app_deployment, opts.app_namespace, timeout=opts.app_timeout,
-                         clock=self.clock)
-        except (ToolError, Unrecoverable, AssertionError) as exc:
-            raise PhaseFailed("app", str(exc), f"see the pod logs in the diagnostics; image "
-                              f"{opts.image_tag} must be loaded with imagePullPolicy IfNotPresent") from exc
-
-    def _dependency_build(self) -> None:
-        build_dependencies(self.runner, self.helm(), self.options.chart, self.options.repos)
-
-    def _install(self) -> None:
-        opts = self.options
-        self.watcher = self.watch() if self.watch else None
-        installed = install_release(
-            self.helm(), self.kubectl(), release=opts.release, chart=opts.chart,
-            namespace=opts.monitoring_namespace, values=opts.values, version=self.helm_version,
-            wait_seconds=opts.install_wait_seconds, ready_timeout=opts.ready_timeout, clock=self.clock,
-            wall=self.wall, watch=self.watcher,
-            reporter=HelmWaitReporter(self.kubectl(), opts.monitoring_namespace, self.echo, self.clock,
-                                      prefix="[kind]", lines=self.helm_wait),
-        )
-        self.t0, self.t0_source, self.readiness = installed.t0, installed.t0_source, installed.readiness
-        ready = self.readiness
-        if ready is not None:
-            seen = (f"{ready.ready_at - installed.t0:.1f}s after helm started" if ready.ready_at is not None
-                    else f"not seen ({ready.evidence.get('stopped')})")
-            self.echo(f"[kind] grafana ready: {seen}")
 
     # -- teardown -------------------------------------------------------------------------------------
 
     def down(self, *, failed: bool) -> None:
         """Delete the cluster if this run created it and the keep policy allows; say what was kept."""
-        if self.torn_down:
+        if self.torn_down or self.cluster is None or not self.cluster_up:
+            self.torn_down = True
             return
         self.torn_down = True
-        opts = self.options
-        if self.cluster is None or not self.cluster_up:
-            return
+        o = self.options
+        how = f"delete with `kind delete cluster --name {o.cluster_name}`"
         with self.phases.phase("teardown"):
-            if should_delete(opts.keep, created=self.created, failed=failed):
+            if should_delete(o.keep, created=self.created, failed=failed):
                 try:
                     self.cluster.delete()
                 except ToolError as exc:
-                    self.echo(f"[kind] could not delete cluster {opts.cluster_name}: {exc}; "
-                              f"delete it with `kind delete cluster --name {opts.cluster_name}`")
+                    self.echo(f"[kind] could not delete cluster {o.cluster_name}: {exc}; "
+                              f"delete it with `kind delete cluster --name {o.cluster_name}`")
                     return
                 self.cluster_up = False  # nothing left to inspect: no diagnostics from here on
-                self.echo(f"[kind] cluster {opts.cluster_name} deleted")
+                self.echo(f"[kind] cluster {o.cluster_name} deleted")
                 return
-            why = "it existed before this run" if not self.created else f"--keep-cluster {opts.keep}"
-            self.echo(
-                f"[kind] cluster {opts.cluster_name} kept ({why}): "
-                f"kubectl --kubeconfig {opts.kubeconfig_path} get pods -A; "
-                f"delete with `kind delete cluster --name {opts.cluster_name}`"
-            )
-
-
-def _with_output(exc: ToolError, lines: int = 8) -> str:
-    """The error, plus the last lines the command wrote (its output is captured, not on the terminal)."""
-    said = [line.strip() for line in exc.stderr.strip().splitlines() if line.strip()] \
-        if isinstance(exc, CommandFailed) else []
-    if not isinstance(exc, CommandFailed) or not said:
-        return str(exc)
-    ran = f"`{' '.join(exc.argv)}`"
-    head = f"{ran} timed out after {exc.timeout:g}s" if exc.returncode is None and exc.timeout else \
-        f"{ran} exited {exc.returncode}"
-    return f"{head}; its last output: " + " | ".join(said[-lines:])
+            why = "it existed before this run" if not self.created else f"--keep-cluster {o.keep}"
+            self.echo(f"[kind] cluster {o.cluster_name} kept ({why}): "
+                      f"kubectl --kubeconfig {o.kubeconfig_path} get pods -A; {how}")

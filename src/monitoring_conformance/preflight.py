@@ -17,7 +17,7 @@ from monitoring_conformance.tools.docker import DOCKER_FIX, Docker
 from monitoring_conformance.tools.helm import HELM_FIX, SUPPORTED_MAJORS, HelmVersion
 from monitoring_conformance.tools.kind import KIND_FIX, kind_version
 from monitoring_conformance.tools.kubectl import KUBECTL_FIX, Kubectl
-from monitoring_conformance.tools.runner import Runner, find_tool
+from monitoring_conformance.tools.runner import Runner, find_tool, tool_or_name
 
 MIN_MEMORY_GIB = 6.0
 #: Seconds per version command; with docker info's 3 s the whole preflight stays under 10 s.
@@ -66,64 +66,39 @@ class Host:
     platform: str = field(default_factory=lambda: sys.platform)
 
 
-def _locate(name: str, fix: str) -> str | Check:
-    """The tool's path, or a failed Check saying it is not installed."""
+def _helm_version(runner: Runner, path: str) -> HelmVersion:
+    result = runner.run([path, "version", "--template", "{{.Version}}"], timeout=VERSION_TIMEOUT)
+    if (version := HelmVersion.parse(result.stdout)).major not in SUPPORTED_MAJORS:
+        raise ToolError(f"helm {version} at {path} is not supported (need v3 or v4)")
+    return version
+
+
+Version = Callable[[Runner, str], object]
+#: name -> (fix, how its version is read, the header words when that fails, its argv for --plan).
+TOOLS: dict[str, tuple[str, Version, str, list[str]]] = {
+    "docker": (DOCKER_FIX, lambda runner, path: f"engine {Docker(runner, path).engine_version()}",
+               "docker engine not reachable", ["info", "--format", "{{.ServerVersion}}"]),
+    "kind": (KIND_FIX, lambda runner, path: kind_version(runner, path, timeout=VERSION_TIMEOUT),
+             "kind not working", ["version"]),
+    "helm": (HELM_FIX, _helm_version, "helm not supported", ["version", "--template", "{{.Version}}"]),
+    "kubectl": (KUBECTL_FIX, lambda run, path: Kubectl(run, path).client_version(timeout=VERSION_TIMEOUT),
+                "kubectl not working", ["version", "--client", "-o", "json"]),
+}
+
+
+def check_tool(runner: Runner, name: str) -> Check:
+    """The tool is on PATH and its version command answers with a supported version."""
+    fix, version, missing, _ = TOOLS[name]
     try:
-        return find_tool(name, fix=fix)
+        path = find_tool(name, fix=fix)
     except ToolError:
         return Check(name, False, f"{name} not found on PATH", fix, f"{name} not found")
-
-
-def _first_clause(exc: Exception) -> str:
-    return str(exc).splitlines()[0].split(": ", 1)[0]
-
-
-def check_docker(runner: Runner) -> Check:
-    path = _locate("docker", DOCKER_FIX)
-    if isinstance(path, Check):
-        return path
     try:
-        version = Docker(runner, path).engine_version()
-    except ToolError as exc:
-        return Check("docker", False, str(exc).splitlines()[0], DOCKER_FIX, "docker engine not reachable")
-    return Check("docker", True, f"engine {version}")
-
-
-def check_kind(runner: Runner) -> Check:
-    path = _locate("kind", KIND_FIX)
-    if isinstance(path, Check):
-        return path
-    try:
-        version = kind_version(runner, path, timeout=VERSION_TIMEOUT)
-    except ToolError as exc:
-        missing = "kind too old" if "too old" in str(exc) else "kind not working"
-        return Check("kind", False, _first_clause(exc), KIND_FIX, missing)
-    return Check("kind", True, str(version))
-
-
-def check_helm(runner: Runner) -> Check:
-    path = _locate("helm", HELM_FIX)
-    if isinstance(path, Check):
-        return path
-    try:
-        result = runner.run([path, "version", "--template", "{{.Version}}"], timeout=VERSION_TIMEOUT)
-        version = HelmVersion.parse(result.stdout)
-        if version.major not in SUPPORTED_MAJORS:
-            raise ToolError(f"helm {version} at {path} is not supported (need v3 or v4)")
-    except ToolError as exc:
-        return Check("helm", False, _first_clause(exc), HELM_FIX, "helm not supported")
-    return Check("helm", True, str(version))
-
-
-def check_kubectl(runner: Runner) -> Check:
-    path = _locate("kubectl", KUBECTL_FIX)
-    if isinstance(path, Check):
-        return path
-    try:
-        version = Kubectl(runner, path).client_version(timeout=VERSION_TIMEOUT)
-    except ToolError as exc:
-        return Check("kubectl", False, _first_clause(exc), KUBECTL_FIX, "kubectl not working")
-    return Check("kubectl", True, version)
+        return Check(name, True, str(version(runner, path)))
+    except ToolError as exc:  # docker's reason is all of its first line; the others' up to the first colon
+        first = str(exc).splitlines()[0]
+        detail = first if name == "docker" else first.split(": ", 1)[0]
+        return Check(name, False, detail, fix, "kind too old" if "too old" in first else missing)
 
 
 def check_memory(host: Host) -> Check:
@@ -169,15 +144,7 @@ def check_inotify(host: Host) -> Check:
 def run_preflight(runner: Runner, host: Host | None = None) -> list[Check]:
     """Run every check; never stops at the first failure."""
     where = host or Host()
-    checks: list[Callable[[], Check]] = [
-        lambda: check_docker(runner),
-        lambda: check_kind(runner),
-        lambda: check_helm(runner),
-        lambda: check_kubectl(runner),
-        lambda: check_memory(where),
-        lambda: check_inotify(where),
-    ]
-    return [check() for check in checks]
+    return [*(check_tool(runner, name) for name in TOOLS), check_memory(where), check_inotify(where)]
 
 
 def require(checks: list[Check]) -> dict[str, str]:
@@ -190,15 +157,4 @@ def require(checks: list[Check]) -> dict[str, str]:
 
 def plan_argv() -> list[list[str]]:
     """The commands preflight runs (for --plan); tools not found are shown by name."""
-    def tool(name: str) -> str:
-        try:
-            return find_tool(name, fix="")
-        except ToolError:
-            return name
-
-    return [
-        [tool("docker"), "info", "--format", "{{.ServerVersion}}"],
-        [tool("kind"), "version"],
-        [tool("helm"), "version", "--template", "{{.Version}}"],
-        [tool("kubectl"), "version", "--client", "-o", "json"],
-    ]
+    return [[tool_or_name(name), *TOOLS[name][3]] for name in TOOLS]

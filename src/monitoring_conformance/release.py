@@ -1,25 +1,26 @@
-"""The helm release steps both kube targets share: repositories, dependency build, upgrade --install.
+"""The chart steps both kube targets share, and the step list that ``--plan`` prints and ``up()`` runs.
 
-:class:`ClusterHelm` binds helm to one kubeconfig/context. :func:`build_dependencies` first adds every
-chart repository named in Chart.yaml to a run-local repository config (``helm repo add --force-update``,
-so a clean machine needs no ``helm repo add`` by hand), then runs ``helm dependency build`` with it.
-:func:`install_release` installs with a bounded wait (flags chosen from ``helm version``, see
-:func:`~monitoring_conformance.tools.helm.install_flags`) while Grafana is watched (see
-:mod:`~monitoring_conformance.install_watch`), then waits for every pod of the namespace, stopping early on
-CrashLoopBackOff, ImagePullBackOff or a failed hook. A failing step raises :class:`PhaseFailed`: one line
-naming the target, the phase, the reason and the fix.
+A run is a list of :class:`Step`: each names its phase, the command it runs (or what its ``run`` runs) and
+the fix when it fails. ``--plan`` prints the steps' lines, :func:`run_steps` runs the same steps phase by
+phase (timed by :class:`Phases`), so the plan and the run cannot drift. :class:`ChartRelease` gives the
+steps of the chart: every http(s) repository of Chart.yaml added to a run-local repository config, ``helm
+dependency build`` (none when ``charts/`` holds what Chart.lock pins), then ``helm upgrade --install`` with a
+bounded wait (flags from the helm version) while Grafana is watched (:mod:`.install_watch`), then a wait for
+every pod of the namespace that stops early on CrashLoopBackOff, ImagePullBackOff or a failed hook. A failing
+step raises :class:`PhaseFailed`: one line naming the target, the phase, the reason and the fix.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -30,10 +31,19 @@ from monitoring_conformance.errors import (
     ConformanceError,
     ToolError,
     Unrecoverable,
-    UsageError,
 )
 from monitoring_conformance.helm_wait import HelmWaitReporter
-from monitoring_conformance.install_watch import T0_SOURCE, GrafanaWatch, Readiness, install_watched
+from monitoring_conformance.install_watch import (
+    GRAFANA_SELECTOR,
+    HANDOVER_EVERY,
+    INTERVAL,
+    PODS_EVERY,
+    T0_SOURCE,
+    GrafanaWatch,
+    Readiness,
+    install_watched,
+)
+from monitoring_conformance.progress import Echo, terminal
 from monitoring_conformance.tools.helm import INSTALL_MARGIN_S, Helm, HelmVersion, RepoFiles
 from monitoring_conformance.tools.kubectl import Kubectl, kubeconfig_access, not_ready, wait_pods_ready
 from monitoring_conformance.tools.runner import Runner, with_env
@@ -42,23 +52,108 @@ from monitoring_conformance.wait import Clock
 NETWORK_MARKERS = ("no such host", "dial tcp", "i/o timeout", "could not download", "connection refused",
                    "tls handshake timeout", "failed to fetch", "network is unreachable",
                    "is not a valid chart repository or cannot be reached", "no cached repository")
-NO_REPOSITORY = "no repository definition"
-UNREACHABLE_MARKERS = ("kubernetes cluster unreachable", "connection refused", "no such host", "i/o timeout",
-                       "dial tcp", "unable to connect", "network is unreachable", "tls handshake timeout")
 DIAGNOSTICS_FIX = "read the pod describe/logs in the diagnostics folder of the report directory"
 REPO_ADD_TIMEOUT = 120.0
 DEPENDENCY_BUILD_TIMEOUT = 300.0
+#: Shown for helm's version in --plan (the run uses the one helm reports).
+PLAN_HELM = HelmVersion(4, 0, 0)
 
 
 class PhaseFailed(ConformanceError):
     """A phase of a kube target failed. The message names the phase, the reason and the fix."""
 
     def __init__(self, phase: str, reason: str, fix: str = "", *, target: str = "kind"):
-        self.phase = phase
-        self.reason = reason
-        self.fix = fix
+        self.phase, self.reason, self.fix = phase, reason, fix
         text = f"{target} target: {phase} failed: {reason}"
         super().__init__(f"{text}\n  fix: {fix}" if fix else text)
+
+
+# -- steps ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: ``argv`` is the command up() runs (with ``timeout``) unless ``run`` is given; ``run`` then
+    runs the commands ``shows`` lists (built by the same methods). ``note`` is printed as a ``#`` line.
+
+    A ToolError, Unrecoverable or AssertionError becomes PhaseFailed(phase, reason, ``fix``); ``quote``
+    puts the last lines of the failed command's captured output into the reason.
+    """
+
+    phase: str
+    argv: list[str] | None = None
+    timeout: float = 60.0
+    note: str = ""
+    run: Callable[[], object] | None = None
+    shows: tuple[list[str], ...] = ()
+    fix: str | Callable[[str], str] = ""
+    quote: bool = False
+
+    def lines(self) -> list[list[str]]:
+        note = [[f"# {self.note}"]] if self.note else []
+        return [*note, *([self.argv] if self.argv else []), *self.shows]
+
+    def execute(self, runner: Runner, target: str) -> None:
+        try:
+            if self.run is not None:
+                self.run()
+            elif self.argv is not None:
+                runner.run(self.argv, timeout=self.timeout)
+        except (ToolError, Unrecoverable, AssertionError) as exc:
+            reason = with_output(exc) if self.quote and isinstance(exc, ToolError) else str(exc)
+            fix = self.fix(str(exc)) if callable(self.fix) else self.fix
+            raise PhaseFailed(self.phase, reason, fix, target=target) from exc
+
+
+def plan_lines(steps: Sequence[Step]) -> list[list[str]]:
+    return [line for step in steps for line in step.lines()]
+
+
+@dataclass
+class Phases:
+    """Times each phase with the injected clock (a phase entered again adds up) and, unless ``quiet``,
+    prints one line per phase (``[kind] install ok 212.4s``)."""
+
+    clock: Clock
+    echo: Echo = terminal
+    prefix: str = "[kind]"
+    quiet: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start, outcome = self.clock.now(), "FAILED"
+        try:
+            yield
+            outcome = "ok"
+        finally:
+            seconds = self.clock.now() - start
+            self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
+            if not self.quiet:
+                self.echo(f"{self.prefix} {name:<17} {outcome:<6} {seconds:7.1f}s")
+
+
+def run_steps(steps: Sequence[Step], phases: Phases, runner: Runner, target: str) -> None:
+    """Run the steps in order, each run of steps of one phase inside that phase's timing."""
+    for name, group in itertools.groupby(steps, key=lambda step: step.phase):
+        with phases.phase(name):
+            for step in group:
+                step.execute(runner, target)
+
+
+def with_output(exc: ToolError, lines: int = 8) -> str:
+    """The error, plus the last lines the command wrote (its output is captured, not on the terminal)."""
+    said = [line.strip() for line in exc.stderr.strip().splitlines() if line.strip()] \
+        if isinstance(exc, CommandFailed) else []
+    if not isinstance(exc, CommandFailed) or not said:
+        return str(exc)
+    ran = f"`{' '.join(exc.argv)}`"
+    head = f"{ran} timed out after {exc.timeout:g}s" if exc.returncode is None and exc.timeout else \
+        f"{ran} exited {exc.returncode}"
+    return f"{head}; its last output: " + " | ".join(said[-lines:])
+
+
+# -- helm bound to a cluster ------------------------------------------------------------------------------
 
 
 class ClusterHelm(Helm):
@@ -67,48 +162,18 @@ class ClusterHelm(Helm):
     A kubeconfig path list (``a:b``) goes into the ``KUBECONFIG`` environment of every command instead.
     """
 
-    def __init__(
-        self,
-        runner: Runner,
-        path: str,
-        *,
-        kubeconfig: str | os.PathLike[str] | None = None,
-        context: str | None = None,
-    ):
+    def __init__(self, runner: Runner, path: str, *, kubeconfig: str | os.PathLike[str] | None = None,
+                 context: str | None = None):  # fmt: skip
         flags, env = kubeconfig_access(kubeconfig)
         super().__init__(with_env(runner, env), path)
         self.env = env
-        self.kube_args: list[str] = list(flags)
-        if context:
-            self.kube_args += ["--kube-context", context]
+        self.kube_args: list[str] = [*flags, *(["--kube-context", context] if context else [])]
 
     def argv(self, *args: str) -> list[str]:
         return [self.path, *args, *self.kube_args]
 
 
-def deployed_at(status: Mapping[str, Any]) -> float | None:
-    """Epoch seconds of ``info.last_deployed`` in ``helm status -o json`` (None when absent or unreadable).
-
-    helm writes RFC3339 with nanoseconds (``2026-11-27T10:00:00.123456789Z``); Python reads microseconds.
-    """
-    info = status.get("info")
-    raw = info.get("last_deployed") if isinstance(info, Mapping) else None
-    if not isinstance(raw, str) or not raw:
-        return None
-    text = raw.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:
-        zone = rest.lstrip("0123456789")
-        digits = rest[: len(rest) - len(zone)]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return stamp.timestamp() if stamp.tzinfo is not None else None
-
-
-# -- chart repositories and the dependency build -----------------------------------------------------------
+# -- chart repositories -----------------------------------------------------------------------------------
 
 
 def repo_name(url: str) -> str:
@@ -121,8 +186,7 @@ def repo_name(url: str) -> str:
     host = (parts.hostname or "").lower()
     if host.endswith(".github.io"):
         return host.removesuffix(".github.io")
-    raw = f"{host}{parts.path}".lower()
-    return re.sub(r"[^a-z0-9]+", "-", raw).strip("-") or "repository"
+    return re.sub(r"[^a-z0-9]+", "-", f"{host}{parts.path}".lower()).strip("-") or "repository"
 
 
 def chart_repositories(chart: Path) -> list[tuple[str, str]]:
@@ -140,9 +204,8 @@ def chart_repositories(chart: Path) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     for entry in (data.get("dependencies") if isinstance(data, dict) else None) or []:
         url = str(entry.get("repository") or "").strip() if isinstance(entry, dict) else ""
-        if not url.startswith(("https://", "http://")) or url.rstrip("/") in found:
-            continue
-        found[url.rstrip("/")] = repo_name(url)
+        if url.startswith(("https://", "http://")) and url.rstrip("/") not in found:
+            found[url.rstrip("/")] = repo_name(url)
     names: dict[str, int] = {}
     result: list[tuple[str, str]] = []
     for url, name in found.items():
@@ -163,128 +226,138 @@ def dependency_commands(helm: Helm, chart: Path, repos: RepoFiles) -> list[list[
     return [*adds, helm.dependency_build_argv(chart, repos)]
 
 
-def build_dependencies(
-    runner: Runner, helm: Helm, chart: Path, repos: RepoFiles, *, target: str = "kind"
-) -> None:
-    """Add the chart repositories, then ``helm dependency build``; a failure's fix says what to do."""
-    repos.cache.mkdir(parents=True, exist_ok=True)
-    for argv in dependency_commands(helm, chart, repos):
-        adding = argv[1:3] == ["repo", "add"]
-        try:
-            runner.run(argv, timeout=REPO_ADD_TIMEOUT if adding else DEPENDENCY_BUILD_TIMEOUT)
-        except ToolError as exc:
-            fix = _dependency_fix(str(exc), chart, repos, argv[4] if adding else None)
-            raise PhaseFailed("dependency build", str(exc), fix, target=target) from exc
-
-
-def _dependency_fix(text: str, chart: Path, repos: RepoFiles, url: str | None) -> str:
+def dependency_fix(text: str, chart: Path, repos: RepoFiles, url: str | None) -> str:
     lowered = text.lower()
-    if NO_REPOSITORY in lowered:
+    if "no repository definition" in lowered:
         return (f"helm found no repository entry for a dependency of {chart}/Chart.yaml in {repos.config}: "
                 "every dependency's `repository:` must be an http(s) URL (added by this run), a file:// path "
                 "or an alias of a repository added by hand")
     if any(marker in lowered for marker in NETWORK_MARKERS):
-        where = url or f"the repositories in {chart}/Chart.yaml"
-        return (f"{where} could not be reached: run with network access to it (`curl -sI "
-                f"{url or 'URL'}/index.yaml` must answer), or put the dependency archives into "
-                f"{chart}/charts")
+        return (f"{url or f'the repositories in {chart}/Chart.yaml'} could not be reached: run with network "
+                f"access to it (`curl -sI {url or 'URL'}/index.yaml` must answer), or put the dependency "
+                f"archives into {chart}/charts")
     return f"check the dependencies in {chart}/Chart.yaml and {chart}/Chart.lock"
 
 
-# -- install ------------------------------------------------------------------------------------------------
+def dependency_steps(
+    helm: Helm, chart: Path, repos: RepoFiles, phase: str = "dependency build"
+) -> list[Step]:
+    """The repository folder made, then every ``helm repo add`` and the ``helm dependency build``."""
+    steps = [Step(phase, note=f"dependency build (repository config and cache in {repos.config.parent})",
+                  run=lambda: repos.cache.mkdir(parents=True, exist_ok=True))]
+    for argv in dependency_commands(helm, chart, repos):
+        url = argv[4] if argv[1:3] == ["repo", "add"] else None
+        steps.append(Step(phase, argv, timeout=REPO_ADD_TIMEOUT if url else DEPENDENCY_BUILD_TIMEOUT,
+                          fix=partial(dependency_fix, chart=chart, repos=repos, url=url)))
+    return steps
 
 
-@dataclass(frozen=True)
-class Installed:
-    """What an install found out: t0 (right before helm started), its source, and the Grafana watch."""
-
-    t0: float
-    t0_source: str
-    readiness: Readiness | None
-
-
-def install_release(
-    helm: Helm,
-    kubectl: Kubectl,
-    *,
-    release: str,
-    chart: Path,
-    namespace: str,
-    values: Path | None,
-    version: HelmVersion | None,
-    wait_seconds: int,
-    ready_timeout: float,
-    clock: Clock,
-    wall: Callable[[], float] = time.time,
-    rollback_on_failure: bool = False,
-    target: str = "kind",
-    watch: GrafanaWatch | None = None,
-    reporter: HelmWaitReporter | None = None,
-) -> Installed:
-    """``helm upgrade --install`` with a bounded wait (Grafana watched meanwhile), then wait for every pod."""
-    argv = helm.upgrade_install_argv(
-        release, chart, namespace=namespace, values_files=[values] if values else [],
-        version=version or helm.version(), wait_seconds=wait_seconds, rollback_on_failure=rollback_on_failure,
-    )
-    timeout = wait_seconds + INSTALL_MARGIN_S
-
-    def install() -> object:
-        return helm.runner.run(argv, timeout=timeout)
-
-    budget = timeout + (watch.grace if watch else 0)
-    try:
-        _, t0, readiness = install_watched(install, watch, clock=clock, wall=wall, budget=budget,
-                                           reporter=reporter)
-    except ToolError as exc:
-        raise PhaseFailed("install", f"{exc}{_pods_hint(kubectl, namespace)}", DIAGNOSTICS_FIX,
-                          target=target) from exc
-    try:
-        wait_pods_ready(kubectl, namespace, timeout=ready_timeout, clock=clock)
-    except (Unrecoverable, AssertionError, ToolError) as exc:
-        raise PhaseFailed("install", str(exc), DIAGNOSTICS_FIX, target=target) from exc
-    return Installed(t0, T0_SOURCE, readiness)
+def build_dependencies(
+    runner: Runner, helm: Helm, chart: Path, repos: RepoFiles, *, target: str = "kind"
+) -> None:
+    """Add the chart repositories, then ``helm dependency build``; a failure's fix says what to do."""
+    for step in dependency_steps(helm, chart, repos):
+        step.execute(runner, target)
 
 
-def _pods_hint(kubectl: Kubectl, namespace: str) -> str:
-    """After a failed install: the pods that are not ready, as a hint (best effort)."""
-    try:
-        pods = kubectl.pods(namespace)
-    except ToolError:
-        return ""
-    waiting = not_ready(pods)
-    if not waiting:
-        return ""
-    return "; not ready: " + ", ".join(state.describe() for state in waiting[:8])
+# -- the install ------------------------------------------------------------------------------------------
 
 
-# -- an installed release -----------------------------------------------------------------------------------
+@dataclass
+class ChartRelease:
+    """The chart's release in one namespace: its steps (dependency build, install with Grafana watched,
+    readiness wait) and what the install found out (t0, the Grafana readiness, helm's progress lines)."""
 
+    helm: ClusterHelm
+    kubectl: Kubectl
+    release: str
+    chart: Path
+    namespace: str
+    values: Path | None
+    repos: RepoFiles
+    clock: Clock
+    wall: Callable[[], float] = time.time
+    echo: Echo = terminal
+    target: str = "kind"
+    wait_seconds: int = 900
+    ready_timeout: float = 300.0
+    rollback: bool = False
+    #: Builds the Grafana watch when the install starts (None: not watched).
+    watch: Callable[[], GrafanaWatch | None] | None = None
+    version: HelmVersion | None = None
+    watcher: GrafanaWatch | None = None
+    readiness: Readiness | None = None
+    t0: float | None = None
+    t0_source: str = "unknown"
+    #: Progress lines printed while helm waited (also written to the diagnostics).
+    helm_wait: list[str] = field(default_factory=list)
 
-def status_failure(
-    exc: ToolError, *, release: str, namespace: str, target: str, check: str
-) -> ConformanceError:
-    """The error for a failed ``helm status``: only helm's ``release: not found`` is a usage error.
-
-    ``check`` is a command that shows whether the cluster answers (with the user's kubeconfig flags).
-    """
-    text = str(exc).lower()
-    if "release: not found" in text:
-        return UsageError(
-            f"--release {release}: no such release in namespace {namespace}; install it first, pass "
-            "--install-chart, or fix --release/--monitoring-namespace"
+    def install_argv(self) -> list[str]:
+        return self.helm.upgrade_install_argv(
+            self.release, self.chart, namespace=self.namespace,
+            values_files=[self.values] if self.values else [], version=self.version or PLAN_HELM,
+            wait_seconds=self.wait_seconds, rollback_on_failure=self.rollback,
         )
-    if isinstance(exc, CommandFailed) and exc.returncode is None:
-        reason, fix = "helm status timed out", f"check that the cluster answers: `{check}`"
-    elif "forbidden" in text:
-        reason = "access denied"
-        fix = (f"helm reads releases from Secrets: this kubeconfig's user needs get/list on secrets in "
-               f"namespace {namespace}")
-    elif any(marker in text for marker in UNREACHABLE_MARKERS):
-        reason = "the cluster could not be reached"
-        fix = f"check --kubeconfig/--context and that the API server answers: `{check}`"
-    else:
-        reason, fix = "helm status failed", "run the helm status command above by hand to see why"
-    return ConformanceError(
-        f"{target} target: cannot read release {release} in namespace {namespace}: {reason} ({exc})\n"
-        f"  fix: {fix}"
-    )
+
+    def steps(self, *, build_phase: str = "dependency build", ask_version: bool = False) -> list[Step]:
+        """``ask_version``: run ``helm version`` first (the kind target has it from its preflight)."""
+        ns, kubectl = self.namespace, self.kubectl
+        helm3 = "--wait and --atomic" if self.rollback else "--wait instead of --wait=legacy"
+        asked = [Step("install", [self.helm.path, "version", "--template", "{{.Version}}"],
+                      run=self._ask_version)] if ask_version else []  # fmt: skip
+        return [
+            *asked, *dependency_steps(self.helm, self.chart, self.repos, build_phase),
+            Step("install", note=f"install (helm 4 shown; helm 3 gets {helm3})", run=self._install,
+                 shows=(self.install_argv(),
+                        [f"# while helm runs: GET Grafana /api/health and its overview dashboard through "
+                         f"the API-server proxy every {INTERVAL:g}s (t0: the wall clock right before helm "
+                         f"starts; the admin login from Secret {ns}/grafana once it exists), and every "
+                         f"{PODS_EVERY:g}s (every {HANDOVER_EVERY:g}s while Grafana answers and a pod from "
+                         "before t0 is alive: an answer counts only from pods created after t0):"],
+                        kubectl.pods_argv(ns, selector=GRAFANA_SELECTOR))),
+            Step("install", note="then repeated until every pod is ready; stops early on CrashLoopBackOff/"
+                 "ImagePullBackOff or a failed hook Job", shows=(kubectl.pods_and_jobs_argv(ns),),
+                 run=lambda: wait_pods_ready(kubectl, ns, timeout=self.ready_timeout, clock=self.clock),
+                 fix=DIAGNOSTICS_FIX),
+        ]
+
+    def _ask_version(self) -> None:
+        self.version = self.helm.version()
+
+    def _install(self) -> None:
+        """``helm upgrade --install`` with a bounded wait while Grafana is watched (t0 right before helm)."""
+        self.version = self.version or self.helm.version()  # the flags follow the helm that runs
+        argv = self.install_argv()
+        timeout = self.wait_seconds + INSTALL_MARGIN_S
+        self.watcher = self.watch() if self.watch else None
+        reporter = HelmWaitReporter(self.kubectl, self.namespace, self.echo, self.clock,
+                                    prefix=f"[{self.target}]", lines=self.helm_wait)
+        budget = timeout + (self.watcher.grace if self.watcher else 0)
+        try:
+            _, self.t0, self.readiness = install_watched(
+                lambda: self.helm.runner.run(argv, timeout=timeout), self.watcher, clock=self.clock,
+                wall=self.wall, budget=budget, reporter=reporter,
+            )
+        except ToolError as exc:
+            hint = self._pods_hint()
+            raise PhaseFailed("install", f"{exc}{hint}", DIAGNOSTICS_FIX, target=self.target) from exc
+        self.t0_source = T0_SOURCE
+        ready = self.readiness
+        if ready is not None:
+            seen = (f"{ready.ready_at - self.t0:.1f}s after helm started" if ready.ready_at is not None
+                    else f"not seen ({ready.evidence.get('stopped')})")
+            self.echo(f"[{self.target}] grafana ready: {seen}")
+
+    def _pods_hint(self) -> str:
+        """After a failed install: the pods that are not ready, as a hint (best effort)."""
+        try:
+            waiting = not_ready(self.kubectl.pods(self.namespace))
+        except ToolError:
+            return ""
+        return "; not ready: " + ", ".join(state.describe() for state in waiting[:8]) if waiting else ""
+
+    def watched_login(self) -> tuple[str, str] | None:
+        """The login the watch used once it saw Grafana ready (the Secret need not be read again)."""
+        if self.watcher is None or self.readiness is None or not self.readiness.ready_at:
+            return None
+        return self.watcher.used

@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.doubles.runner import RecordingRunner
+
 from mc_devtools.bootstrap import Context, WheelSpec
 from mc_devtools.bootstrap.machine import SidPin
 from monitoring_conformance.errors import ToolError
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.tools.runner import Result
 
 VERSION_OUTPUT = {
     "helm": "v4.1.4",

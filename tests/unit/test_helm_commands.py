@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed, ToolError, UsageError
 from monitoring_conformance.tools.helm import Helm, HelmVersion
-from monitoring_conformance.tools.runner import RecordingRunner
 
 pytestmark = pytest.mark.unit
 

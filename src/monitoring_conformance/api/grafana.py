@@ -16,7 +16,7 @@ from typing import Any
 from monitoring_conformance.api.http import Endpoint, decode_json, endpoint_error
 from monitoring_conformance.api.panels import DATASOURCE_UIDS, panel_queries, resolve_datasource
 from monitoring_conformance.errors import EndpointError
-from monitoring_conformance.redact import redact
+from monitoring_conformance.redact import redact, register_secret
 
 __all__ = [
     "DATASOURCE_UIDS",
@@ -95,6 +95,13 @@ class DsResult:
     def describe(self) -> str:
         """``A: 2 series, 6 rows in 2 frames; B: error bad_data: ...``."""
         return "; ".join(r.describe() for r in self.results.values()) or "no results"
+
+
+def grafana_login(endpoint: Endpoint, user: str, password: str) -> None:
+    """Log in once; Grafana's session cookie then rides along (also through the API-server proxy, which
+    drops an Authorization header)."""
+    register_secret(password)
+    endpoint.post_json("login", {"user": user, "password": password})
 
 
 class Grafana:

@@ -24,6 +24,7 @@ from kubernetes import client as kube_client
 from kubernetes import config as _kube_config
 from kubernetes.config.config_exception import ConfigException
 
+from monitoring_conformance.api.grafana import grafana_login
 from monitoring_conformance.api.http import API_SERVER_PROXY, Endpoint, PinnedTrustSession
 from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import ConformanceError, ToolError, UsageError
@@ -105,12 +106,8 @@ def kube_session(
             f"{shown_kubeconfig} {config_file}: no current-context set; pass --context "
             f"(contexts available: {', '.join(names) or 'none'})"
         )
-    configuration = kube_client.Configuration()
     try:
-        kube_config.load_kube_config(
-            config_file=config_file, context=context, client_configuration=configuration,
-            persist_config=False,
-        )
+        configuration = _configuration(config_file, context)
     except (ConfigException, OSError, ValueError) as exc:
         which = context or current
         raise UsageError(f"{shown_kubeconfig} {config_file}: context {which} cannot be loaded ({exc}); "
@@ -159,16 +156,20 @@ def _session(configuration: Any) -> requests.Session:
 
 def core_api(kubeconfig: str | None, context: str | None) -> Any:
     """A CoreV1Api for the same kubeconfig/context (used to read the Grafana Secret)."""
-    configuration = kube_client.Configuration()
     config_file = os.pathsep.join(str(p) for p in kubeconfig_paths(kubeconfig) if p.is_file())
     try:
-        kube_config.load_kube_config(config_file=config_file, context=context,
-                                     client_configuration=configuration, persist_config=False)
+        configuration = _configuration(config_file, context)
     except (ConfigException, OSError, ValueError) as exc:
-        raise ConformanceError(
-            f"cannot load the kubeconfig {kubeconfig or DEFAULT_KUBECONFIG} for the kubernetes client ({exc})"
-        ) from None
+        raise ConformanceError(f"cannot load the kubeconfig {kubeconfig or DEFAULT_KUBECONFIG} for the "
+                               f"kubernetes client ({exc})") from None
     return kube_client.CoreV1Api(kube_client.ApiClient(configuration))
+
+
+def _configuration(config_file: str, context: str | None) -> Any:
+    configuration = kube_client.Configuration()
+    kube_config.load_kube_config(config_file=config_file, context=context, client_configuration=configuration,
+                                 persist_config=False)  # fmt: skip
+    return configuration
 
 
 def service_proxy_url(
@@ -220,12 +221,6 @@ def read_grafana_credentials(
     return decoded[user_key], decoded[password_key]
 
 
-def grafana_login(endpoint: Endpoint, user: str, password: str) -> None:
-    """Log in once; Grafana's session cookie then rides along through the API-server proxy."""
-    register_secret(password)
-    endpoint.post_json("login", {"user": user, "password": password})
-
-
 # -- building the stack ---------------------------------------------------------------------------------
 
 
@@ -252,39 +247,31 @@ class Connection:
             self.session_hook(session)
         return session, api_base
 
-    def grafana_endpoint(self) -> Endpoint:
-        """Grafana through the API-server proxy, on a session of its own (for its login cookie)."""
-        session, api_base = self.session()
-        ns_key, service, port, name = SERVICES["grafana"]
+    def _endpoint(self, key: str, session: requests.Session, api_base: str) -> Endpoint:
+        ns_key, service, port, name = SERVICES[key]
         url = service_proxy_url(api_base, self.namespaces[ns_key], service, port)
         return Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10, 30))
+
+    def grafana_endpoint(self) -> Endpoint:
+        """Grafana through the API-server proxy, on a session of its own (for its login cookie)."""
+        return self._endpoint("grafana", *self.session())
 
     def endpoints(self) -> dict[str, Endpoint]:
         """One Endpoint per service. Grafana gets a session of its own (its login cookie stays there), and
         so does Loki when a tenant is set (its X-Scope-OrgID header goes to Loki only)."""
         shared, api_base = self.session()
         result: dict[str, Endpoint] = {}
-        for key, (ns_key, service, port, name) in SERVICES.items():
-            session = shared
-            if key == "grafana" or (key == "loki" and self.loki_tenant):
-                session, _ = self.session()
+        for key in SERVICES:
+            own = key == "grafana" or (key == "loki" and self.loki_tenant)
+            session = self.session()[0] if own else shared
             if key == "loki" and self.loki_tenant:
                 session.headers[TENANT_HEADER] = self.loki_tenant
-            url = service_proxy_url(api_base, self.namespaces[ns_key], service, port)
-            result[key] = Endpoint(url, session=session, via=API_SERVER_PROXY, name=name, timeout=(10, 30))
+            result[key] = self._endpoint(key, session, api_base)
         return result
 
-    def stack(
-        self,
-        target: str,
-        *,
-        credentials: tuple[str, str] | None,
-        t0: float | None,
-        t0_source: str,
-        versions: Mapping[str, str],
-        timings: Mapping[str, float],
-        echo: Echo = terminal,
-    ) -> Stack:
+    def stack(self, target: str, *, credentials: tuple[str, str] | None, t0: float | None, t0_source: str,
+              versions: Mapping[str, str], timings: dict[str, float], echo: Echo = terminal) -> Stack:
+        """The Stack, logged in to Grafana when ``credentials`` are given (``timings`` kept, not copied)."""
         endpoints = self.endpoints()
         if credentials is not None:
             try:
@@ -293,19 +280,11 @@ class Connection:
                 echo(f"[{target}] Grafana login through the API-server proxy failed: {exc}")
         ns_key, service, _, _ = SERVICES["app"]
         session, api_base = self.session()  # a session of its own: its requests are not the app's
-        return Stack(
-            target=target,
-            prometheus=endpoints["prometheus"],
-            grafana=endpoints["grafana"],
-            loki=endpoints["loki"],
-            app=endpoints["app"],
-            app_identity=ServiceEndpoints(session, api_base, self.namespaces[ns_key], service),
-            t0=t0,
-            t0_source=t0_source,
-            namespaces=dict(self.namespaces),
-            versions=dict(versions),
-            timings=dict(timings),
-        )
+        identity = ServiceEndpoints(session, api_base, self.namespaces[ns_key], service)
+        return Stack(target=target, prometheus=endpoints["prometheus"], grafana=endpoints["grafana"],
+                     loki=endpoints["loki"], app=endpoints["app"], app_identity=identity, t0=t0,
+                     t0_source=t0_source, namespaces=dict(self.namespaces), versions=dict(versions),
+                     timings=timings)  # fmt: skip
 
 
 def values_secret_ref(files: list[Path]) -> tuple[str, str, str]:
@@ -332,8 +311,9 @@ def admin_login(
     creds = settings.grafana
 
     def login() -> tuple[str, str] | None:
+        for secret in creds.secrets():
+            register_secret(secret)
         if creds.user and creds.password:
-            register_secret(creds.password)
             return creds.user, creds.password
         return read_grafana_credentials(reader(), namespace, ref)
 
@@ -341,33 +321,23 @@ def admin_login(
 
 
 def grafana_credentials(
-    settings: Settings,
-    helm: Helm | None,
-    reader: Callable[[], SecretReader],
-    *,
-    namespace: str,
-    release: str,
-    echo: Echo,
-    target: str,
+    settings: Settings, helm: Helm | None, reader: Callable[[], SecretReader], *, namespace: str,
+    release: str, echo: Echo, target: str,
 ) -> tuple[str, str] | None:
-    """Grafana admin (user, password): MC_GRAFANA_USER/PASSWORD, else the chart's Secret.
+    """Grafana admin (user, password): MC_GRAFANA_USER/PASSWORD, else the Secret the release's values name.
 
     A token cannot pass the API-server proxy (it drops Authorization), so MC_GRAFANA_TOKEN is not used.
     """
-    creds = settings.grafana
-    for secret in creds.secrets():
-        register_secret(secret)
-    if creds.user and creds.password:
-        return creds.user, creds.password
-    if creds.token:
-        echo(f"[{target}] MC_GRAFANA_TOKEN is not used: the API-server proxy drops the Authorization header; "
-             "using the admin login from the chart's Secret")
-    ref = DEFAULT_SECRET_REF
-    if helm is not None:
-        with contextlib.suppress(ToolError):
-            ref = grafana_secret_ref(helm.get_values(release, namespace))
+    creds, ref = settings.grafana, DEFAULT_SECRET_REF
+    if not (creds.user and creds.password):
+        if creds.token:
+            echo(f"[{target}] MC_GRAFANA_TOKEN is not used: the API-server proxy drops the Authorization "
+                 "header; using the admin login from the chart's Secret")
+        if helm is not None:
+            with contextlib.suppress(ToolError):
+                ref = grafana_secret_ref(helm.get_values(release, namespace))
     try:
-        return read_grafana_credentials(reader(), namespace, ref)
+        return admin_login(settings, reader, namespace, ref)()
     except ConformanceError as exc:
         echo(f"[{target}] no Grafana login: {exc}")
         return None

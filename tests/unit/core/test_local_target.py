@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance import localalerts
 from monitoring_conformance.errors import ToolError
@@ -16,7 +17,6 @@ from monitoring_conformance.targets.kubefault import ScaleToZero
 from monitoring_conformance.targets.local import LocalTarget, _interrupt
 from monitoring_conformance.tools.helm import Helm
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 
 pytestmark = pytest.mark.unit
 

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 import pytest
 import requests
 from tests.doubles import GrafanaDouble, LokiDouble, PrometheusDouble, TodoAppDouble, connection_refused
+from tests.doubles.runner import RecordingRunner
 from tests.doubles.transport import RecordedTransport
 
 from monitoring_conformance import redact, targets
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.settings import Settings, resolve
 from monitoring_conformance.targets.urls import UrlsTarget, t0_source
-from monitoring_conformance.tools.runner import RecordingRunner
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.orchestrate import KindOptions
 from monitoring_conformance.preflight import Host
 from monitoring_conformance.redact import clear_secrets
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.tools.runner import Result
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "fixtures" / "kind" / "payloads"
 TOOLS = ("docker", "kind", "helm", "kubectl")

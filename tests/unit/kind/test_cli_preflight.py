@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.cli import SUITE_DIR, kind_preflight, main
 from monitoring_conformance.errors import CommandFailed, UsageError
 from monitoring_conformance.preflight import Host, PreflightFailed
 from monitoring_conformance.settings import resolve
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import happy_runner
 

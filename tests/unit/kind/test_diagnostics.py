@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import RecordedTransport, Reply
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.diagnostics import Sources, collect, redact_values
 from monitoring_conformance.redact import register_secret
 from monitoring_conformance.release import ClusterHelm
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import answer, kind_payload
 

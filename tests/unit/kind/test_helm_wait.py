@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.diagnostics import Collector, Sources
 from monitoring_conformance.helm_wait import HelmWaitReporter
 from monitoring_conformance.install_watch import install_watched
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 from monitoring_conformance.wait import Clock
 
 from .conftest import answer, pods_of

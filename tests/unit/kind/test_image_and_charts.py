@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from tests.doubles import FakeClock
 
-from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
+from monitoring_conformance.orchestrate import KindOptions
 from monitoring_conformance.preflight import Host
 
 from .conftest import answer, happy_runner, kind_payload, pods_of
-from .test_orchestrate import make_run
+from .test_orchestrate import make_run, up_fails
 
 pytestmark = pytest.mark.unit
 
@@ -86,21 +86,17 @@ def test_unreachable_repository_names_the_url_and_what_to_do(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    runner.on(
-        ["helm", "repo", "add", "grafana-community"],
-        returncode=1,
-        stderr='Error: looks like "https://grafana-community.github.io/helm-charts" is not a valid chart '
+    runner.on(["helm", "repo", "add", "grafana-community"], returncode=1, stderr=(
+        'Error: looks like "https://grafana-community.github.io/helm-charts" is not a valid chart '
         'repository or cannot be reached: Get "https://grafana-community.github.io/helm-charts/index.yaml": '
-        "dial tcp: lookup grafana-community.github.io on 10.255.255.53:53: no such host",
-    )
+        "dial tcp: lookup grafana-community.github.io on 10.255.255.53:53: no such host"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert failure.value.phase == "dependency build"
+    assert failure.phase == "dependency build"
     url = "https://grafana-community.github.io/helm-charts"
-    assert failure.value.fix.startswith(f"{url} could not be reached")
-    assert "curl -sI https://grafana-community.github.io/helm-charts/index.yaml" in failure.value.fix
+    assert failure.fix.startswith(f"{url} could not be reached")
+    assert "curl -sI https://grafana-community.github.io/helm-charts/index.yaml" in failure.fix
     assert all(c[:2] != ("helm", "dependency") for c in runner.commands())
 
 
@@ -108,19 +104,15 @@ def test_no_repository_definition_is_explained(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    runner.on(
-        ["helm", "dependency", "build"],
-        returncode=1,
-        stderr="Error: no repository definition for https://charts.example.test. Please add the missing "
-        "repos via 'helm repo add'",
-    )
+    runner.on(["helm", "dependency", "build"], returncode=1, stderr=(
+        "Error: no repository definition for https://charts.example.test. Please add the missing "
+        "repos via 'helm repo add'"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert "no repository definition" in failure.value.reason
-    assert failure.value.fix.startswith("helm found no repository entry for a dependency of")
-    assert "could not be reached" not in failure.value.fix
+    assert "no repository definition" in failure.reason
+    assert failure.fix.startswith("helm found no repository entry for a dependency of")
+    assert "could not be reached" not in failure.fix
 
 
 # -- pods that are finished for good do not block the wait ---------------------------------------------------

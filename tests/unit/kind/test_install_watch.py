@@ -18,6 +18,7 @@ import pytest
 import requests
 from kubernetes.client import ApiException, V1Secret
 from tests.doubles import FakeClock, GrafanaDouble, RecordedTransport, Reply, payload
+from tests.doubles.runner import RecordingRunner
 from tests.unit.core.helpers import make_record, make_spec
 
 from monitoring_conformance.api.grafana import Grafana
@@ -31,7 +32,7 @@ from monitoring_conformance.settings import Settings
 from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets.kind import KindTarget
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.tools.runner import Result
 
 from .conftest import API_SERVER, answer, happy_runner, kind_payload, pods_of, write_kubeconfig
 from .test_kubeaccess import CoreV1ApiDouble, grafana_secret

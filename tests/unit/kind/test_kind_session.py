@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance import cli
 from monitoring_conformance.cli import SUITE_DIR
@@ -20,7 +21,6 @@ from monitoring_conformance.preflight import Host
 from monitoring_conformance.progress import terminal
 from monitoring_conformance.settings import Settings
 from monitoring_conformance.targets import kind as kind_module
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import answer, happy_runner, kind_payload, pods_of
 
@@ -61,12 +61,8 @@ def run_kind_session(
 
 
 def test_a_kind_target_that_did_not_open_reports_its_phases_and_exits_3(
-    pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    options: KindOptions,
-    tools: Path,
-    host: Host,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, options: KindOptions,
+    tools: Path, host: Host,
 ) -> None:
     report_dir = tmp_path / "reports"
     runner = crash_looping_app()
@@ -88,12 +84,8 @@ def test_a_kind_target_that_did_not_open_reports_its_phases_and_exits_3(
 
 
 def test_a_deleted_cluster_is_not_asked_for_diagnostics_again(
-    pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    options: KindOptions,
-    tools: Path,
-    host: Host,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, options: KindOptions,
+    tools: Path, host: Host,
 ) -> None:
     runner = crash_looping_app()
     never = KindOptions(**{**options.__dict__, "keep": "never"})

@@ -12,6 +12,7 @@ import requests
 from bootstrap_doubles import EnvRecordingRunner
 from kubernetes.client import ApiException, V1ObjectMeta, V1Secret
 from tests.doubles import RecordedTransport, Reply
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.api.http import API_SERVER_PROXY
 from monitoring_conformance.errors import ConformanceError, UsageError
@@ -27,7 +28,6 @@ from monitoring_conformance.targets.kubeaccess import (
 )
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget, kube_session, service_proxy_url
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import API_SERVER, TOKEN, write_kubeconfig
 
@@ -163,15 +163,8 @@ def test_grafana_login_posts_once_through_the_proxy(tmp_path: Path) -> None:
     )
     connection = Connection(str(config), None, session_hook=transport.mount)
 
-    stack = connection.stack(
-        "kubeconfig",
-        credentials=("admin", "pa55-w0rd"),
-        t0=None,
-        t0_source="unknown",
-        versions={},
-        timings={},
-        echo=lambda line: None,
-    )
+    stack = connection.stack("kubeconfig", credentials=("admin", "pa55-w0rd"), t0=None, t0_source="unknown",
+                             versions={}, timings={}, echo=lambda line: None)  # fmt: skip
 
     assert [c.path for c in transport.calls] == [
         "/api/v1/namespaces/monitoring/services/http:grafana:80/proxy/login"
@@ -191,15 +184,8 @@ def test_grafana_login_failure_is_reported_not_raised(tmp_path: Path) -> None:
     lines: list[str] = []
     connection = Connection(str(config), None, session_hook=transport.mount)
 
-    connection.stack(
-        "kind",
-        credentials=("admin", "wrong-pass-123"),
-        t0=None,
-        t0_source="unknown",
-        versions={},
-        timings={},
-        echo=lines.append,
-    )
+    connection.stack("kind", credentials=("admin", "wrong-pass-123"), t0=None, t0_source="unknown",
+                     versions={}, timings={}, echo=lines.append)  # fmt: skip
 
     assert len(lines) == 1
     assert "Grafana login through the API-server proxy failed" in lines[0]
@@ -332,8 +318,7 @@ def test_path_list_plan_names_the_environment_not_a_flag(tmp_path: Path, tools: 
 
 
 def test_a_kubeconfig_the_client_cannot_load_is_a_conformance_error(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.write_text("")
+    (empty := tmp_path / "empty").write_text("")
 
     with pytest.raises(ConformanceError, match=r"^cannot load the kubeconfig .*empty for the kubernetes"):
         core_api(str(empty), None)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed
-from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, deployed_at, should_delete
+from monitoring_conformance.orchestrate import KindOptions, KindRun, PhaseFailed, should_delete
 from monitoring_conformance.preflight import Host, PreflightFailed
-from monitoring_conformance.tools.runner import RecordingRunner, Result
+from monitoring_conformance.targets.kubeconfig import deployed_at
+from monitoring_conformance.tools.runner import Result
 
 from .conftest import REPOS, answer, happy_runner, kind_payload, pods_of
 
@@ -22,6 +24,13 @@ def make_run(options: KindOptions, runner: RecordingRunner, clock: FakeClock, ho
     return KindRun(
         options, runner, clock=clock.clock, echo=lambda line: None, wall=lambda: 1795773000.0, host=host
     )
+
+
+def up_fails(options: KindOptions, runner: RecordingRunner, clock: FakeClock, host: Host) -> PhaseFailed:
+    """up() over a runner scripted to make one phase fail: that PhaseFailed."""
+    with pytest.raises(PhaseFailed) as failure:
+        make_run(options, runner, clock, host).up()
+    return failure.value
 
 
 def expected_up(o: KindOptions, *, helm_wait: str = "--wait=legacy") -> list[tuple[str, ...]]:
@@ -114,15 +123,8 @@ def test_happy_run_takes_t0_right_before_helm_and_times_every_phase(
     assert run.t0 == 1795773000.0  # the injected wall clock, read just before `helm upgrade --install`
     assert "right before `helm upgrade --install`" in run.t0_source
     assert run.versions["todo-backend image"] == options.image_tag
-    assert list(run.phases.timings) == [
-        "preflight",
-        "cluster",
-        "image",
-        "app",
-        "dependency build",
-        "install",
-        "teardown",
-    ]
+    phases = ["preflight", "cluster", "image", "app", "dependency build", "install", "teardown"]
+    assert list(run.phases.timings) == phases
     assert run.versions["kind"] == "v0.32.0"
     assert run.versions["helm"] == "v4.1.4"
 
@@ -155,11 +157,8 @@ def test_kind_create_failure_names_the_phase_and_deletes_nothing(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    runner.on(
-        ["kind", "create"],
-        returncode=1,
-        stderr="ERROR: failed to create cluster: node(s) already exist for a cluster with the name\n",
-    )
+    runner.on(["kind", "create"], returncode=1, stderr=(
+        "ERROR: failed to create cluster: node(s) already exist for a cluster with the name\n"))
     run = make_run(options, runner, clock, host)
 
     with pytest.raises(PhaseFailed, match=r"kind target: cluster failed: `.*kind create cluster.*exited 1"):
@@ -210,22 +209,16 @@ def test_dependency_build_without_network_says_so(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    runner.on(
-        ["helm", "dependency", "build"],
-        returncode=1,
-        stderr=(
-            "Error: could not download https://prometheus-community.github.io/helm-charts/index.yaml: "
-            'Get "https://prometheus-community.github.io/helm-charts/index.yaml": '
-            "dial tcp: lookup prometheus-community.github.io: no such host\n"
-        ),
-    )
+    runner.on(["helm", "dependency", "build"], returncode=1, stderr=(
+        "Error: could not download https://prometheus-community.github.io/helm-charts/index.yaml: "
+        'Get "https://prometheus-community.github.io/helm-charts/index.yaml": '
+        "dial tcp: lookup prometheus-community.github.io: no such host\n"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert failure.value.phase == "dependency build"
-    assert "no such host" in failure.value.reason
-    assert "could not be reached" in failure.value.fix
+    assert failure.phase == "dependency build"
+    assert "no such host" in failure.reason
+    assert "could not be reached" in failure.fix
     assert all(c[:2] != ("helm", "upgrade") for c in runner.commands())
 
 
@@ -235,11 +228,10 @@ def test_dependency_build_other_failure_points_at_chart_yaml(
     runner = happy_runner()
     runner.on(["helm", "dependency", "build"], returncode=1, stderr="Error: Chart.yaml file is missing\n")
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert "Chart.yaml" in failure.value.fix
-    assert "could not be reached" not in failure.value.fix
+    assert "Chart.yaml" in failure.fix
+    assert "could not be reached" not in failure.fix
 
 
 def test_install_timeout_lists_pods_that_are_not_ready(
@@ -249,14 +241,13 @@ def test_install_timeout_lists_pods_that_are_not_ready(
     runner.fail(["helm", "upgrade"], CommandFailed(["helm", "upgrade"], None, "", timeout=720))
     answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-pending.json"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    message = str(failure.value)
-    assert failure.value.phase == "install"
+    message = str(failure)
+    assert failure.phase == "install"
     assert "timed out after 720s" in message
     assert "monitoring/loki-0 (ContainerCreating in container loki)" in message
-    assert "diagnostics" in failure.value.fix
+    assert "diagnostics" in failure.fix
 
 
 def test_install_helm_timeout_is_bounded(
@@ -277,11 +268,10 @@ def test_pods_never_ready_time_out_on_the_injected_clock(
     runner = happy_runner()
     answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-pending.json"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert "not met after 300.0s" in str(failure.value)
-    assert "1 of 7 pods not ready: monitoring/loki-0" in str(failure.value)
+    assert "not met after 300.0s" in str(failure)
+    assert "1 of 7 pods not ready: monitoring/loki-0" in str(failure)
     assert clock.t - 1000.0 == pytest.approx(300.0)
 
 
@@ -298,11 +288,10 @@ def test_app_stuck_pod_ends_the_wait_at_once(
     runner = happy_runner()
     answer(runner, pods_of("todo"), stdout=kind_payload(payload))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    assert failure.value.phase == "app"
-    assert f"{reason} in container todo-backend" in str(failure.value)
+    assert failure.phase == "app"
+    assert f"{reason} in container todo-backend" in str(failure)
     assert clock.sleeps == []
     assert all("rollout" not in c for c in runner.commands())
 
@@ -336,13 +325,12 @@ def test_failed_helm_hook_ends_the_readiness_wait(
     runner = happy_runner()
     answer(runner, pods_of("monitoring"), stdout=kind_payload("pods-monitoring-hook-failed.json"))
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
     assert clock.sleeps == []
     assert (
         "monitoring/kps-admission-create (helm hook Job (pre-install,pre-upgrade) failed: "
-        "Job has reached the specified backoff limit)" in str(failure.value)
+        "Job has reached the specified backoff limit)" in str(failure)
     )
 
 
@@ -370,11 +358,8 @@ def test_preflight_failure_runs_nothing_else(
     options: KindOptions, tools: Path, clock: FakeClock, host: Host
 ) -> None:
     runner = happy_runner()
-    runner.on(
-        ["docker", "info"],
-        returncode=1,
-        stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the daemon running?",
-    )
+    runner.on(["docker", "info"], returncode=1, stderr=(
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the daemon running?"))
     run = make_run(options, runner, clock, host)
 
     with pytest.raises(PreflightFailed, match="docker engine not reachable"):
@@ -466,12 +451,48 @@ def test_kind_create_failure_quotes_the_last_lines_of_its_captured_output(
     said = "\n".join(f"line {n}" for n in range(1, 13))
     runner.on(["kind", "create"], returncode=1, stderr=said)
 
-    with pytest.raises(PhaseFailed) as failure:
-        make_run(options, runner, clock, host).up()
+    failure = up_fails(options, runner, clock, host)
 
-    message = str(failure.value)
+    message = str(failure)
     assert "its last output: line 5 | line 6" in message
     assert "line 12" in message
     assert "line 4 " not in message
     assert "above" not in message
-    assert "docker ps -a --filter label=io.x-k8s.kind.cluster=mc-test" in failure.value.fix
+    assert "docker ps -a --filter label=io.x-k8s.kind.cluster=mc-test" in failure.fix
+
+
+# -- the plan and the run come from one list of steps --------------------------------------------------------
+
+
+def planned_and_ran(
+    options: KindOptions, clock: FakeClock, host: Host, helm: str
+) -> tuple[set[tuple[str, ...]], list[tuple[str, ...]]]:
+    runner = happy_runner(helm_version=helm)
+    run = make_run(options, runner, clock, host)
+    planned = {tuple(line) for line in [*run.plan(), *run.teardown_plan()] if not line[0].startswith("#")}
+    assert runner.calls == []  # listing the plan ran nothing
+
+    run.up()
+    run.down(failed=False)
+
+    return planned, runner.calls
+
+
+def test_every_command_the_run_runs_is_in_the_plan(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    planned, ran = planned_and_ran(options, clock, host, "v4.1.4")
+
+    assert [argv for argv in ran if argv not in planned] == []
+    # planned but not run here: the reuse branch, and the Grafana pods (no Grafana watch in this run)
+    left_out = sorted(" ".join(argv[1:3]) if "export" in argv else argv[-3] for argv in planned - set(ran))
+    assert left_out == ["app.kubernetes.io/name=grafana", "export kubeconfig"]
+
+
+def test_a_command_that_differs_from_the_plan_is_found(
+    options: KindOptions, tools: Path, clock: FakeClock, host: Host
+) -> None:
+    planned, ran = planned_and_ran(options, clock, host, "v3.19.0")  # the plan shows helm 4's flags
+
+    unplanned = [Path(argv[0]).name + " " + " ".join(argv[1:3]) for argv in ran if argv not in planned]
+    assert unplanned == ["helm upgrade --install"]

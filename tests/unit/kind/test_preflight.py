@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed
 from monitoring_conformance.preflight import Host, PreflightFailed, require, run_preflight
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import happy_runner
 

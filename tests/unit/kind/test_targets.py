@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes.client import V1Secret
 from tests.doubles import FakeClock, RecordedTransport, Reply
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import CommandFailed, ConformanceError, UsageError
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
@@ -17,7 +18,6 @@ from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import GrafanaCredentials, Settings
 from monitoring_conformance.targets.kind import KindTarget, options_from
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import API_SERVER, answer, happy_runner, kind_payload, pods_of, write_kubeconfig
 from .test_kubeaccess import CoreV1ApiDouble, grafana_secret
@@ -152,16 +152,8 @@ def test_open_hands_back_a_proxied_stack_with_t0_and_timings(
     assert stack.t0 is not None
     assert "right before `helm upgrade --install`" in stack.t0_source
     assert stack.timings["checks"] == pytest.approx(42.0)
-    assert list(stack.timings) == [
-        "preflight",
-        "cluster",
-        "image",
-        "app",
-        "dependency build",
-        "install",
-        "checks",
-        "teardown",
-    ]
+    phases = ["preflight", "cluster", "image", "app", "dependency build", "install", "checks", "teardown"]
+    assert list(stack.timings) == phases
     assert transport.calls[0].json() == {"user": "admin", "password": SECRET_PW}
     assert runner.commands()[-1][:3] == ("kind", "delete", "cluster")
     assert not any(SECRET_PW in line for line in lines)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tests.doubles import FakeClock
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import Unrecoverable, WaitTimeout
 from monitoring_conformance.tools.kubectl import (
@@ -19,7 +20,6 @@ from monitoring_conformance.tools.kubectl import (
     wait_pods_ready,
     wait_rollout,
 )
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import kind_payload
 

@@ -1,4 +1,4 @@
-"""The tool wrappers: kind (on pytest-kind's KindCluster), kubectl pod states, docker, helm's flag choice."""
+"""The tool wrappers: kind (pytest-kind's KindCluster, our runner), kubectl pod states, docker, helm flags."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import requests
 from pytest_kind.cluster import KindCluster
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.tools.docker import Docker
 from monitoring_conformance.tools.helm import HelmVersion, install_flags
-from monitoring_conformance.tools.kind import KindVersion, RunnerKindCluster, kind_version
+from monitoring_conformance.tools.kind import KindCli, KindVersion, kind_version
 from monitoring_conformance.tools.kubectl import Kubectl, job_failures, not_ready, pod_failures, pod_state
-from monitoring_conformance.tools.runner import RecordingRunner
 
 from .conftest import kind_payload
 
@@ -45,7 +45,7 @@ def test_upstream_kindcluster_does_not_download_when_the_binaries_exist(
 def test_upstream_kindcluster_would_download_without_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Why RunnerKindCluster overrides ensure_kind: the upstream class fetches from GitHub."""
+    """Why KindCli checks the binaries first: the upstream class fetches a missing one from GitHub."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(requests, "get", no_download)
     cluster = KindCluster("x", kind_path=tmp_path / "missing-kind")
@@ -54,53 +54,54 @@ def test_upstream_kindcluster_would_download_without_them(
         cluster.ensure_kind()
 
 
-def test_runner_cluster_never_downloads_a_missing_binary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def kind_cli(tmp_path: Path, runner: RecordingRunner, bin_dir: Path, **paths: str) -> KindCli:
+    return KindCli("mc", kubeconfig=tmp_path / "kc", runner=runner,
+                   kind_path=paths.get("kind", str(bin_dir / "kind")),
+                   kubectl_path=paths.get("kubectl", str(bin_dir / "kubectl")))  # fmt: skip
+
+
+def test_kind_cli_never_downloads_a_missing_binary(
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(requests, "get", no_download)
-    cluster = RunnerKindCluster(
-        "x",
-        kubeconfig=tmp_path / "kc",
-        runner=RecordingRunner(),
-        kind_path=str(tmp_path / "missing-kind"),
-        kubectl_path=str(tmp_path / "kubectl"),
-    )
+    missing_kind = kind_cli(tmp_path, RecordingRunner(), tools, kind=str(tmp_path / "missing-kind"))
+    missing_kubectl = kind_cli(tmp_path, RecordingRunner(), tools, kubectl=str(tmp_path / "kubectl"))
 
     with pytest.raises(ToolError, match=r"kind not found at .*missing-kind: install kind v0\.27"):
-        cluster.ensure_kind()
+        missing_kind.create()
     with pytest.raises(ToolError, match="kubectl not found"):
-        cluster.ensure_kubectl()
+        missing_kubectl.ensure()
+    assert missing_kind.runner.calls == []  # type: ignore[attr-defined]
 
 
-def test_runner_cluster_is_a_kindcluster_and_leaves_the_working_directory_alone(
+def test_kind_cli_holds_a_kindcluster_built_normally_and_leaves_the_working_directory_alone(
     tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    cluster = RunnerKindCluster("x", kubeconfig=tmp_path / "kube" / "kc", runner=RecordingRunner())
+    cli = kind_cli(tmp_path, RecordingRunner(), tools)
 
-    assert isinstance(cluster, KindCluster)
+    assert isinstance(cli.cluster, KindCluster)
+    described = (cli.cluster.name, cli.cluster.kind_path, cli.cluster.kubectl_path)
+    assert described == ("mc", tools / "kind", tools / "kubectl")
+    assert cli.cluster.kubeconfig_path == tmp_path / "kc"
     assert not (tmp_path / ".pytest-kind").exists()
-    assert cluster.kind_path == tools / "kind"
+    assert Path.cwd() == tmp_path
 
 
 def test_every_cluster_command_goes_through_the_runner_with_a_timeout(tools: Path, tmp_path: Path) -> None:
     runner = RecordingRunner()
-    runner.on(["kubectl"], stdout="node/mc Ready\n")
-    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=runner)
+    cli = kind_cli(tmp_path, runner, tools)
 
-    created = cluster.create(tmp_path / "cluster.yaml")
-    cluster.load_docker_image("todo-backend:0.1.0")
-    out = cluster.kubectl("get", "nodes")
-    cluster.delete()
+    created = cli.create(tmp_path / "cluster.yaml")
+    cli.load("todo-backend:0.1.0")
+    cli.delete()
 
     assert created is True
-    assert out == "node/mc Ready\n"
     assert [c[:3] for c in runner.commands()] == [
         ("kind", "get", "clusters"),
         ("kind", "create", "cluster"),
         ("kind", "load", "docker-image"),
-        ("kubectl", "--kubeconfig", str(tmp_path / "kc")),
         ("kind", "delete", "cluster"),
     ]
     assert all(0 < t <= 600 for t in runner.timeouts)
@@ -109,17 +110,14 @@ def test_every_cluster_command_goes_through_the_runner_with_a_timeout(tools: Pat
 def test_create_reuses_an_existing_cluster(tools: Path, tmp_path: Path) -> None:
     runner = RecordingRunner()
     runner.on(["kind", "get", "clusters"], stdout="mc\n")
-    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=runner)
 
-    assert cluster.create() is False
+    assert kind_cli(tmp_path, runner, tools).create() is False
     assert [c[:2] for c in runner.commands()] == [("kind", "get"), ("kind", "export")]
 
 
-def test_port_forward_is_refused(tools: Path, tmp_path: Path) -> None:
-    cluster = RunnerKindCluster("mc", kubeconfig=tmp_path / "kc", runner=RecordingRunner())
-
-    with pytest.raises(ToolError, match="API-server proxy"):
-        cluster.port_forward("svc/grafana", 80)
+def test_kind_cli_offers_no_port_forward(tools: Path, tmp_path: Path) -> None:
+    # services are reached through the API-server proxy; KindCluster.port_forward (no timeout) is not exposed
+    assert not hasattr(kind_cli(tmp_path, RecordingRunner(), tools), "port_forward")
 
 
 @pytest.mark.parametrize(

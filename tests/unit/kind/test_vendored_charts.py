@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 from tests import REPO_ROOT
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.release import build_dependencies, dependency_commands
 from monitoring_conformance.tools.helm import Helm, RepoFiles
-from monitoring_conformance.tools.runner import RecordingRunner
 from monitoring_conformance.vendored import lock_digest, missing_reason
 
 pytestmark = pytest.mark.unit
