@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -350,6 +350,11 @@ def parse_time(text: str, shown: str) -> float:
     if stamp.tzinfo is None:
         raise UsageError(f"{shown}: no time zone; add one, e.g. 2026-11-27T10:00:00Z")
     return stamp.timestamp()
+
+
+def rfc3339(epoch: float) -> str:
+    """Epoch seconds -> RFC3339 in UTC (the inverse of :func:`parse_time`)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _is_ci(env: Mapping[str, str]) -> bool:
