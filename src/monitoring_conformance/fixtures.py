@@ -277,12 +277,6 @@ def record(suite: Suite, requirement_id: str) -> Record:
     return suite.record(requirement_id)
 
 
-@pytest.fixture
-def clock() -> wait.Clock | None:
-    """The clock checks wait with (None: the process-wide one)."""
-    return None
-
-
 @pytest.fixture(scope="session")
 def app_baseline(suite: Suite) -> app_checks.Baseline | None:
     """The restart baseline taken when the target opened (``mode: unchanged``)."""

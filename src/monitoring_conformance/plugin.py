@@ -146,7 +146,7 @@ def pytest_collection_modifyitems(
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Put the requirement id into the test id: ``test_cpu_series_exist[metrics.cpu]``."""
+    """Put the requirement id into the test id: ``test_request_rate_is_positive[metrics.request_rate]``."""
     marker = metafunc.definition.get_closest_marker("requirement")
     if marker is not None and marker.args and "requirement_id" in metafunc.fixturenames:
         rid = str(marker.args[0])
