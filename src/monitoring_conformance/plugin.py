@@ -11,6 +11,7 @@ ours. Options that another plugin already registered are skipped (their env twin
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Generator
@@ -19,10 +20,11 @@ from typing import Any, NoReturn
 
 import pytest
 
-from monitoring_conformance import interrupts, series
+from monitoring_conformance import interrupts, series, settings, wait
 from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
+from monitoring_conformance.errors import UsageError
 from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
 from monitoring_conformance.option_scope import WARNING_PREFIX, ignored_options
 from monitoring_conformance.redact import redact
@@ -122,6 +124,10 @@ def _activate(config: pytest.Config) -> Suite:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id): the acceptance requirement a test checks")
     config.stash[SUITE] = Suite(config)
+    # MC_TIMEOUT_SCALE for this process's own waits; a run that activates the suite resolves the option
+    # again (CLI > env > ini) and refuses a bad value there, with the option named.
+    with contextlib.suppress(UsageError):
+        wait.set_timeout_scale(settings.env_timeout_scale(settings.environment()))
     if config.getoption("mc_target", default=None) is not None:
         _activate(config)
 

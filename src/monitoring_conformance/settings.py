@@ -192,6 +192,13 @@ def resolve(
     return Settings(grafana=credentials, sources=sources, **values)  # type: ignore[arg-type]
 
 
+def env_timeout_scale(env: Mapping[str, str]) -> float:
+    """MC_TIMEOUT_SCALE alone: the factor of a pytest run that opens no suite (a harness's own waits)."""
+    opt = OPTION_BY_NAME["timeout_scale"]
+    raw, origin = _pick(opt, {}, env, {})
+    return float(_convert(opt, raw, show(opt, origin, raw)))  # type: ignore[arg-type]
+
+
 def show(opt: Option, origin: str, value: object) -> str:
     """Name an option and its value the way the user gave it."""
     if origin == "env":

@@ -29,7 +29,7 @@ from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.identity import AppEndpoints
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.wait import CONFIG, Clock
+from monitoring_conformance.wait import CONFIG, Clock, budget
 
 #: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
 #: counted the previous one (the counter caught up: one scrape later), but not more often than this...
@@ -179,7 +179,7 @@ def request_rate(
     threshold = float(spec.threshold or 0.0)
     record.threshold = threshold
     clk = clock or CONFIG.clock
-    deadline = clk.now() + spec.timeout * CONFIG.scale
+    deadline = clk.now() + budget(spec.timeout)
     sent = Traffic()
     state: dict[str, Any] = {
         "bursts": 0, "last_burst": 0.0, "rate": None, "after": None, "growth": 0.0, "burst_now": False,
