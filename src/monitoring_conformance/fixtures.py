@@ -229,36 +229,23 @@ def stack(suite: Suite) -> Stack:
     return suite.stack
 
 
-def _system(suite: Suite, name: str) -> Any:
-    """The client of ``name``, or an :class:`Unavailable` the plugin turns into not_verified before the
-    test runs (a failure in strict mode; a skip here could only ever be a skip)."""
-    client = suite.client(name)
-    if client is None:
-        return Unavailable(name, MISSING[name])
-    return client
+def _system(name: str, system: str) -> Any:
+    """A session fixture ``name`` giving the client of ``system``, or an :class:`Unavailable` the plugin
+    turns into not_verified before the test runs (a failure in strict mode; a skip here could only ever
+    be a skip)."""
+
+    def client(suite: Suite) -> Any:
+        made = suite.client(system)
+        return Unavailable(system, MISSING[system]) if made is None else made
+
+    client.__doc__ = f"The {system} API client of the target ({CLIENTS[system].__name__})."
+    return pytest.fixture(scope="session", name=name)(client)
 
 
-@pytest.fixture(scope="session")
-def prometheus(suite: Suite) -> Prometheus:
-    client: Prometheus = _system(suite, "prometheus")
-    return client
-
-
-@pytest.fixture(scope="session")
-def grafana(suite: Suite) -> Grafana:
-    client: Grafana = _system(suite, "grafana")
-    return client
-
-
-@pytest.fixture(scope="session")
-def loki(suite: Suite) -> Loki:
-    client: Loki = _system(suite, "loki")
-    return client
-
-
-@pytest.fixture(scope="session")
-def todo_app(suite: Suite) -> Any:
-    return _system(suite, "app")
+prometheus = _system("prometheus", "prometheus")
+grafana = _system("grafana", "grafana")
+loki = _system("loki", "loki")
+todo_app = _system("todo_app", "app")
 
 
 @pytest.fixture

@@ -18,11 +18,9 @@ from monitoring_conformance.api.prometheus import Prometheus, parse_duration
 from monitoring_conformance.checks.base import Poll, expect
 from monitoring_conformance.checks.evidence import (
     DEFAULT_SCRAPE_INTERVAL_S,
-    Fingerprinted,
     Identity,
     PodIdentity,
-    identify,
-    identify_pods,
+    identity_of,
     targets_hint,
 )
 from monitoring_conformance.errors import Unrecoverable
@@ -101,6 +99,8 @@ class TrafficSource(Protocol):
     """The Todo backend as the request-rate check uses it (api.app.TodoApp)."""
 
     endpoint: Endpoint
+
+    def describe(self) -> str: ...
 
     def traffic(self, n: int, *, time_left: Callable[[], float] | None = None) -> Traffic: ...
 
@@ -224,16 +224,9 @@ class RateProbe:
         self.deadline = self.clock.now() + budget(self.spec.timeout)
 
     def who(self) -> Identity | PodIdentity | None:
-        found: Identity | PodIdentity
-        if not self.app_job:
-            return None
-        if self.pods is not None:
-            found = identify_pods(self.prometheus, self.app.endpoint.describe(), self.app_job, self.pods)
-        elif isinstance(self.app, Fingerprinted):
-            found = identify(self.prometheus, self.app, self.app_job, history=self.history)
-        else:
-            return None
-        self.identity = found
+        found = identity_of(self.prometheus, self.app, self.app_job, self.history, self.pods)
+        if found is not None:
+            self.identity = found
         return found
 
     def __call__(self) -> float:
