@@ -1,4 +1,10 @@
-"""The requirement catalogue, the ``@requirement`` marker, and the :class:`Record` each check fills in."""
+"""The requirement catalogue, the ``@requirement`` marker, and the :class:`Record` each check fills in.
+
+A new requirement is its :data:`CATALOGUE` entry (with the keys its profile entry may have: profile.py
+validates from it), its check (``checks/``) with a conformance test (``tests/conformance/``; an entry with
+the ``SERIES`` schema needs neither: ``test_series_exist`` finds it here), and its entry in the profiles
+(``fixtures/profiles/``: kind and managed list every requirement).
+"""
 
 from __future__ import annotations
 
