@@ -72,7 +72,8 @@ def _resolve(base: str, name: str, known: set[str]) -> str:
 
 
 def imports(root: Path, package: str = PACKAGE) -> list[Edge]:
-    """Every import of ``package`` by a module under ``root`` (the package's folder), wherever it is."""
+    """Every import of ``package`` by a module under ``root`` (the package's folder), wherever it is, and
+    every string that is exactly a module's dotted name (imported by name with importlib)."""
     files = sorted(root.rglob("*.py"))
     known = {module_name(path, root) for path in files}
     edges: list[Edge] = []
@@ -89,6 +90,8 @@ def imports(root: Path, package: str = PACKAGE) -> list[Edge]:
                     here = here[: len(here) - (node.level - 1)]
                     base = ".".join([*here, *([base] if base else [])])
                 targets = [_resolve(base, alias.name, known) for alias in node.names]
+            elif isinstance(node, ast.Constant) and node.value in known:
+                targets = [str(node.value)]  # named for importlib (targets.TARGET_CLASSES, pytest_plugins)
             else:
                 continue
             edges += [
@@ -155,8 +158,9 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         "import typing\nif typing.TYPE_CHECKING:\n    from monitoring_conformance.report import W\n",
         "def later():\n    from monitoring_conformance import report\n",
         "from .. import report\n",
+        'CLASSES = {"r": "monitoring_conformance.report"}\n',
     ],
-    ids=["from-package", "from-module", "import", "type-checking", "in-function", "relative"],
+    ids=["from-package", "from-module", "import", "type-checking", "in-function", "relative", "by-name"],
 )
 def test_an_upward_import_fails_naming_both_modules_and_layers(tmp_path: Path, source: str) -> None:
     root = _tree(tmp_path, {"report.py": "", "targets/__init__.py": "", "targets/urls.py": source})
