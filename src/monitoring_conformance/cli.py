@@ -189,11 +189,12 @@ def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -
     if "-h" in args or "--help" in args:
         sys.stdout.write(help_text() + "\n")
         return EXIT_PASS
-    previous = interrupts.install()
     started = time.time()
     env = dict(os.environ)
+    previous: dict[int, object] = {}
     try:
-        try:
+        try:  # the handlers go in inside the try: a signal right after them is an interrupt, not a traceback
+            previous = interrupts.install()
             return _run(args, env, plugins, started)
         except KeyboardInterrupt:  # before pytest ran, or during its start-up (imports, options)
             return _interrupted(args, env, started)

@@ -11,6 +11,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -52,6 +53,18 @@ CLIENTS: dict[str, Callable[[Endpoint], Any]] = {
 }
 
 
+class Phase(Enum):
+    """Where a run is. INERT until activated; REFUSED (bad input) and OPEN_FAILED end it early."""
+
+    INERT = "inert"  # no --target and no conformance test collected: the suite does nothing
+    ACTIVE = "active"  # options resolved, profile loaded
+    COLLECTED = "collected"  # the requirement tests are selected and ordered; the target opens next
+    REFUSED = "refused"  # a usage error (one line, exit 2): no report, the JUnit file is dropped
+    OPEN_FAILED = "open failed"  # the target did not open (exit 3); the report is still written
+    FINISHED = "finished"  # the report is written (or the --plan printed)
+    VERDICT_SHOWN = "verdict shown"  # the verdict line was printed (terminal summary, else unconfigure)
+
+
 @dataclass
 class Suite:
     """One conformance run: settings, profile, target, stack and the records of every requirement."""
@@ -61,29 +74,24 @@ class Suite:
     profile: Profile | None = None
     target: Target | None = None
     stack: Stack | None = None
-    active: bool = False
-    collected: bool = False
+    phase: Phase = Phase.INERT
     selected: set[str] = field(default_factory=set)
     records: dict[str, Record] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)
     baseline: app_checks.Baseline | None = None
     problems: list[str] = field(default_factory=list)
-    usage_error: bool = False
-    open_failed: bool = False
-    finished: bool = False
     started: float = field(default_factory=time.time)
     started_mono: float = field(default_factory=time.monotonic)
     report_paths: tuple[Path, Path] | None = None
     verdict: str | None = None
-    verdict_shown: bool = False  # the verdict line was printed (terminal summary, else at unconfigure)
 
     # -- start-up -------------------------------------------------------------------------------------
 
     def activate(self, read_cli: Callable[[], dict[str, object | None]], ini: dict[str, str | None]) -> None:
         """Resolve and validate everything that needs no network. Idempotent."""
-        if self.active:
+        if self.phase is not Phase.INERT:
             return
-        self.active = True
+        self.phase = Phase.ACTIVE
         try:
             settings = options.resolve(read_cli(), options.environment(), ini)
             for secret in settings.grafana.secrets():  # masked in every message from here on
@@ -107,7 +115,7 @@ class Suite:
 
     def _refuse(self, error: UsageError) -> NoReturn:
         """Bad input: pytest's usage error (one line, exit 4; the CLI makes it exit 2)."""
-        self.usage_error = True
+        self.phase = Phase.REFUSED
         raise pytest.UsageError(redact(str(error))) from None
 
     def plan_lines(self, session_factory: targets.SessionFactory | None) -> list[str]:
@@ -118,7 +126,7 @@ class Suite:
         except UsageError as exc:
             self._refuse(exc)
         except ConformanceError as exc:  # never an INTERNALERROR: one line, run incomplete (exit 3)
-            self.finished = True
+            self.phase = Phase.FINISHED
             pytest.exit(redact(f"--plan: {' '.join(str(exc).split())}"), returncode=3)
         # A plan entry starting with "#" is a note (a condition, a phase heading): printed as is.
         commands = [" ".join(a) if a[:1] and a[0].startswith("#") else shlex.join(a) for a in plan]
@@ -134,7 +142,7 @@ class Suite:
         except UsageError as exc:
             self._refuse(exc)
         except ConformanceError as exc:
-            self.open_failed = True
+            self.phase = Phase.OPEN_FAILED
             self.problems.append(f"the {self.settings.target} target did not open: {exc}")
             # 3: the run could not complete (README's exit codes); the report is still written
             pytest.exit(redact(f"the {self.settings.target} target did not open: {exc}"), returncode=3)
@@ -204,7 +212,7 @@ def item_requirement(item: pytest.Item) -> str | None:
 def suite(request: pytest.FixtureRequest) -> Suite:
     """The conformance run (active only when conformance tests are collected)."""
     state = request.config.stash.get(SUITE, None)
-    if state is None or not state.active or state.stack is None:
+    if state is None or state.phase is Phase.INERT or state.stack is None:
         pytest.skip("the conformance suite is not active in this run (no target opened)")
     return state
 
@@ -221,36 +229,23 @@ def stack(suite: Suite) -> Stack:
     return suite.stack
 
 
-def _system(suite: Suite, name: str) -> Any:
-    """The client of ``name``, or an :class:`Unavailable` the plugin turns into not_verified before the
-    test runs (a failure in strict mode; a skip here could only ever be a skip)."""
-    client = suite.client(name)
-    if client is None:
-        return Unavailable(name, MISSING[name])
-    return client
+def _system(name: str, system: str) -> Any:
+    """A session fixture ``name`` giving the client of ``system``, or an :class:`Unavailable` the plugin
+    turns into not_verified before the test runs (a failure in strict mode; a skip here could only ever
+    be a skip)."""
+
+    def client(suite: Suite) -> Any:
+        made = suite.client(system)
+        return Unavailable(system, MISSING[system]) if made is None else made
+
+    client.__doc__ = f"The {system} API client of the target ({CLIENTS[system].__name__})."
+    return pytest.fixture(scope="session", name=name)(client)
 
 
-@pytest.fixture(scope="session")
-def prometheus(suite: Suite) -> Prometheus:
-    client: Prometheus = _system(suite, "prometheus")
-    return client
-
-
-@pytest.fixture(scope="session")
-def grafana(suite: Suite) -> Grafana:
-    client: Grafana = _system(suite, "grafana")
-    return client
-
-
-@pytest.fixture(scope="session")
-def loki(suite: Suite) -> Loki:
-    client: Loki = _system(suite, "loki")
-    return client
-
-
-@pytest.fixture(scope="session")
-def todo_app(suite: Suite) -> Any:
-    return _system(suite, "app")
+prometheus = _system("prometheus", "prometheus")
+grafana = _system("grafana", "grafana")
+loki = _system("loki", "loki")
+todo_app = _system("todo_app", "app")
 
 
 @pytest.fixture
@@ -275,12 +270,6 @@ def spec(suite: Suite, requirement_id: str) -> Spec:
 def record(suite: Suite, requirement_id: str) -> Record:
     """The requirement's record: the check writes its figure, evidence and message here."""
     return suite.record(requirement_id)
-
-
-@pytest.fixture
-def clock() -> wait.Clock | None:
-    """The clock checks wait with (None: the process-wide one)."""
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ ours. Options that another plugin already registered are skipped (their env twin
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Generator
@@ -19,11 +20,12 @@ from typing import Any, NoReturn
 
 import pytest
 
-from monitoring_conformance import interrupts, series
+from monitoring_conformance import interrupts, series, settings, wait
 from monitoring_conformance import report as reports
 from monitoring_conformance.checks import diagnose
 from monitoring_conformance.checks.base import CheckFailed, NotVerifiable
-from monitoring_conformance.fixtures import SUITE, Suite, item_requirement
+from monitoring_conformance.errors import UsageError
+from monitoring_conformance.fixtures import SUITE, Phase, Suite, item_requirement
 from monitoring_conformance.option_scope import WARNING_PREFIX, ignored_options
 from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import (
@@ -122,6 +124,10 @@ def _activate(config: pytest.Config) -> Suite:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id): the acceptance requirement a test checks")
     config.stash[SUITE] = Suite(config)
+    # MC_TIMEOUT_SCALE for this process's own waits; a run that activates the suite resolves the option
+    # again (CLI > env > ini) and refuses a bad value there, with the option named.
+    with contextlib.suppress(UsageError):
+        wait.set_timeout_scale(settings.env_timeout_scale(settings.environment()))
     if config.getoption("mc_target", default=None) is not None:
         _activate(config)
 
@@ -142,11 +148,11 @@ def pytest_collection_modifyitems(
     keep.sort(key=run_order)
     items[:] = keep
     suite.selected = {rid for rid in map(item_requirement, keep) if rid}
-    suite.collected = True
+    suite.phase = Phase.COLLECTED
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Put the requirement id into the test id: ``test_cpu_series_exist[metrics.cpu]``."""
+    """Put the requirement id into the test id: ``test_request_rate_is_positive[metrics.request_rate]``."""
     marker = metafunc.definition.get_closest_marker("requirement")
     if marker is not None and marker.args and "requirement_id" in metafunc.fixturenames:
         rid = str(marker.args[0])
@@ -162,7 +168,7 @@ TOLD = pytest.StashKey[list[str]]()
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     suite = config.stash[SUITE]
-    if not suite.collected or config.option.collectonly:
+    if suite.phase is not Phase.COLLECTED or config.option.collectonly:
         return
     factory = config.hook.pytest_mc_session_factory(config=config)
     assert suite.settings is not None
@@ -173,7 +179,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             for line in lines:
                 if reporter is not None:
                     reporter.write_line(line)
-            suite.finished = True
+            suite.phase = Phase.FINISHED
             _stop(session, "", 0)
             return
         suite.open(factory)
@@ -220,7 +226,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     result = yield
     rid = item_requirement(item)
     suite = item.config.stash.get(SUITE, None)
-    if rid is None or suite is None or not suite.collected:
+    if rid is None or suite is None or suite.phase is not Phase.COLLECTED:
         return result
     decisive = result.when == "call" or (result.when == "setup" and not result.passed)
     if result.when == "teardown" and result.failed:
@@ -262,11 +268,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _finish(session: pytest.Session, exitstatus: int) -> None:
     suite = session.config.stash.get(SUITE, None)
-    if suite is None or not suite.collected or suite.usage_error or suite.finished:
+    if suite is None or suite.phase not in (Phase.COLLECTED, Phase.OPEN_FAILED):
         return
     if session.config.option.collectonly:
         return
-    suite.finished = True
+    open_failed = suite.phase is Phase.OPEN_FAILED
+    suite.phase = Phase.FINISHED
     assert suite.settings is not None
     assert suite.profile is not None
     for rid, record in suite.records.items():
@@ -275,7 +282,7 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     if interrupted:
         suite.problems.append(f"interrupted by {interrupts.first() or 'SIGINT'}: the checks did not finish")
-    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR and not suite.open_failed:
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR and not open_failed:
         suite.problems.append(f"the pytest session ended with {pytest.ExitCode(exitstatus).name}")
     statuses = [r.status for r in suite.records.values()]
     failing = reports.verdict(statuses, strict=suite.settings.strict, session_ok=not suite.problems) == FAIL
@@ -341,9 +348,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def _show_verdict(suite: Suite, terminalreporter: Any, told: list[str]) -> None:
     """The verdict line with the report's path, and the session problems not yet on stderr; once."""
-    if suite.verdict is None or suite.verdict_shown or terminalreporter is None:
+    if suite.verdict is None or suite.phase is Phase.VERDICT_SHOWN or terminalreporter is None:
         return
-    suite.verdict_shown = True
+    suite.phase = Phase.VERDICT_SHOWN
     where = f" (report: {suite.report_paths[1]})" if suite.report_paths else ""
     terminalreporter.write_sep("=", f"acceptance verdict: {suite.verdict.upper()}{where}",
                                red=suite.verdict == FAIL, green=suite.verdict == PASS)
@@ -359,7 +366,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         # the report was written all the same, so say where it is
         _show_verdict(suite, config.pluginmanager.get_plugin("terminalreporter"), config.stash.get(TOLD, []))
         _close(suite, failed=True)
-        if suite.usage_error:
+        if suite.phase is Phase.REFUSED:
             _drop_junit(config)
 
 

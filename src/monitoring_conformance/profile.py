@@ -18,87 +18,19 @@ import yaml
 
 from monitoring_conformance import resources
 from monitoring_conformance.errors import UsageError
-from monitoring_conformance.requirement import CATALOGUE
+from monitoring_conformance.requirement import CATALOGUE, Field
 
 PROFILES_DIR = resources.PROFILES
 VARIABLES = ("app_namespace", "monitoring_namespace", "release")
-#: Filled in by the check itself, not by bind(): the rate window that follows the real scrape interval.
-CHECK_VARIABLES = {"metrics.request_rate": ("rate_window",)}
 DEFAULT_INTERVAL = 0.5
 MAX_INTERVAL = 1.0
 _VAR = re.compile(r"\$\{([^}]*)\}")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One key of a requirement's entry: its kind, whether it is required, and its default."""
-
-    kind: str
-    required: bool = False
-    default: Any = None
-    hint: str = ""
 
 
 _COMMON = {
     "timeout": Field("seconds", required=True, hint="timeout: 60"),
     "interval": Field("interval", hint="interval: 0.5"),
     "note": Field("text", hint='note: "why this entry differs"'),
-}
-#: The scrape job of the app under test: its targets must be the process (host) the suite reaches.
-_APP_JOB = Field("text", hint="app_job: todo-backend")
-_SERIES = {
-    "queries": Field("queries", required=True, hint='queries: {node_cpu: node_cpu_seconds_total}'),
-    "threshold": Field("count", default=1, hint="threshold: 1"),
-    "app_job": _APP_JOB,
-}
-SCHEMAS: dict[str, dict[str, Field]] = {
-    "stack.prometheus_targets": {
-        "jobs": Field("texts", required=True, hint="jobs: [prometheus, todo-backend]"),
-        "threshold": Field("count", default=1, hint="threshold: 1"),
-        "app_job": _APP_JOB,
-    },
-    "metrics.cpu": _SERIES,
-    "metrics.memory": _SERIES,
-    "metrics.pod_status": _SERIES,
-    "metrics.request_rate": {
-        "query": Field("text", required=True, hint="query: sum(rate(http_requests_total[1m]))"),
-        # a counter only the suite's POSTs move: it must grow by at least the POSTs the backend acknowledged
-        "counter": Field(
-            "text",
-            required=True,
-            hint='counter: sum(http_requests_total{handler="/api/{user_id}/tasks",method="POST"})',
-        ),
-        "traffic": Field("count", default=20, hint="traffic: 20"),
-        "threshold": Field("number", default=0, hint="threshold: 0"),
-        "app_job": _APP_JOB,
-    },
-    "dashboards.provisioned": {},
-    "dashboards.panels_have_data": {
-        "variables": Field("labels", default={}, hint='variables: {namespace: "${app_namespace}"}'),
-        "range": Field("text", default="now-15m", hint="range: now-15m"),
-    },
-    "logs.todo_backend": {
-        "selector": Field("text", required=True, hint='selector: \'{namespace="todo", app="todo-backend"}\''),
-        "fallback_selector": Field("text", required=True, hint='fallback_selector: \'{namespace="todo"}\''),
-        "labels": Field("labels", required=True, hint='labels: {app: todo-backend, pod: "*"}'),
-        "lookback": Field("seconds", default=300, hint="lookback: 300"),
-        "threshold": Field("seconds", required=True, hint="threshold: 60"),
-    },
-    "grafana.ready_within_30s": {
-        "dashboard": Field("text", hint="dashboard: todo-overview"),
-        "threshold": Field("seconds", default=30, hint="threshold: 30"),
-    },
-    "alerts.fire": {
-        "alert": Field("text", required=True, hint="alert: TodoBackendDown"),
-        # added to the rule's for + 2 evaluation intervals: scrape interval, discovery, delivery
-        "margin": Field("seconds", default=10, hint="margin: 10"),
-    },
-    "app.unchanged": {
-        "restarts": Field("restarts", required=True,
-                          hint="restarts: {mode: process}"),
-        "user_id": Field("text", default="conformance", hint="user_id: conformance"),
-        "threshold": Field("number", default=0, hint="threshold: 0"),
-    },
 }
 #: total: a restart counter from Prometheus; unchanged: a Prometheus query's values at start and end;
 #: process: process_start_time_seconds from the app's own /metrics at start and end.
@@ -184,7 +116,7 @@ def load(value: str, shown: str = "--profile", *, profiles_dir: Path = PROFILES_
 
 
 def validate(raw: object, path: Path) -> Profile:
-    """Check a parsed profile against :data:`SCHEMAS`; return it, or raise a one-line UsageError."""
+    """Check a parsed profile against the catalogue's schemas; return it, or raise a one-line UsageError."""
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: top level must be a mapping with `requirements:`; see fixtures/profiles")
     allowed = {"name", "description", "interval", "requirements"}
@@ -216,7 +148,7 @@ def validate(raw: object, path: Path) -> Profile:
 def _spec(path: Path, rid: str, entry: object, default_interval: float) -> Spec:
     if not isinstance(entry, dict):
         raise UsageError(f"{path}: requirements.{rid}: must be a mapping with `timeout:`; e.g. timeout: 60")
-    schema = {**_COMMON, **SCHEMAS[rid]}
+    schema = {**_COMMON, **CATALOGUE[rid].schema}
     for key in entry:
         if key not in schema:
             raise UsageError(
@@ -232,9 +164,11 @@ def _spec(path: Path, rid: str, entry: object, default_interval: float) -> Spec:
             continue
         values[key] = _check(path, where, entry[key], spec)
     threshold = values.pop("threshold", None)
-    if rid == "grafana.ready_within_30s" and threshold is not None and threshold > 30:
+    most = CATALOGUE[rid].max_threshold
+    if most is not None and threshold is not None and threshold > most:
         raise UsageError(
-            f"{path}: requirements.{rid}.threshold = {threshold:g}: must be at most 30; the id promises 30 s"
+            f"{path}: requirements.{rid}.threshold = {threshold:g}: must be at most {most:g};"
+            f" the id promises {most:g} {CATALOGUE[rid].unit}"
         )
     options = {k: v for k, v in values.items() if k not in _COMMON}
     _check_variables(path, rid, options)
@@ -319,7 +253,7 @@ def _check_variables(path: Path, rid: str, options: Mapping[str, Any]) -> None:
     for key, value in options.items():
         for text in _strings(value):
             for name in _VAR.findall(text):
-                known = (*VARIABLES, *CHECK_VARIABLES.get(rid, ()))
+                known = (*VARIABLES, *CATALOGUE[rid].variables)
                 if name not in known:
                     raise UsageError(
                         f"{path}: requirements.{rid}.{key}: unknown variable ${{{name}}}; "

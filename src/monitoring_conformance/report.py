@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from monitoring_conformance import report_html
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import redact
 from monitoring_conformance.requirement import FAIL, NOT_VERIFIED, PASS, Record, first_line
+from monitoring_conformance.settings import rfc3339
 
 JSON_NAME = "acceptance.json"
 MARKDOWN_NAME = "acceptance.md"
@@ -114,10 +114,6 @@ def _finite_measured(item: dict[str, Any]) -> dict[str, Any]:
         note = f"measured value was {measured}, not a finite number: reported as null"
         item["message"] = f"{item['message']}\n{note}" if item.get("message") else note
     return item
-
-
-def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write(report: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:

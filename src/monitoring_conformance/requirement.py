@@ -1,9 +1,15 @@
-"""The requirement catalogue, the ``@requirement`` marker, and the :class:`Record` each check fills in."""
+"""The requirement catalogue, the ``@requirement`` marker, and the :class:`Record` each check fills in.
+
+A new requirement is its :data:`CATALOGUE` entry (with the keys its profile entry may have: profile.py
+validates from it), its check (``checks/``) with a conformance test (``tests/conformance/``; an entry with
+the ``SERIES`` schema needs neither: ``test_series_exist`` finds it here), and its entry in the profiles
+(``fixtures/profiles/``: kind and managed list every requirement).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,43 +25,107 @@ SAMPLE_CHARS = 1500
 
 
 @dataclass(frozen=True)
+class Field:
+    """One key of a requirement's profile entry: its kind, whether it is required, and its default."""
+
+    kind: str
+    required: bool = False
+    default: Any = None
+    hint: str = ""
+
+
+#: The scrape job of the app under test: its targets must be the process (host) the suite reaches.
+_APP_JOB = Field("text", hint="app_job: todo-backend")
+#: The entry of every "series exist" requirement (one check, one conformance test: checks.prometheus).
+SERIES: Mapping[str, Field] = {
+    "queries": Field("queries", required=True, hint="queries: {node_cpu: node_cpu_seconds_total}"),
+    "threshold": Field("count", default=1, hint="threshold: 1"),
+    "app_job": _APP_JOB,
+}
+
+
+@dataclass(frozen=True)
 class Requirement:
-    """A stable requirement id, its title, and what its measured figure means."""
+    """A stable requirement id, its title, what its measured figure means, and its profile entry's keys.
+
+    ``schema`` is what a profile may say about it (besides timeout, interval and note); ``variables`` are
+    the ``${name}`` references the check fills in itself; ``max_threshold`` is a bound the id promises.
+    """
 
     id: str
     title: str
     unit: str
     measured: str
+    schema: Mapping[str, Field] = field(default_factory=dict)
+    variables: tuple[str, ...] = ()
+    max_threshold: float | None = None
 
 
 CATALOGUE: dict[str, Requirement] = {
     r.id: r
     for r in (
         Requirement("stack.prometheus_targets", "Prometheus is ready and the required scrape jobs are up",
-                    "jobs up", "required jobs with enough healthy targets"),
+                    "jobs up", "required jobs with enough healthy targets", {
+                        "jobs": Field("texts", required=True, hint="jobs: [prometheus, todo-backend]"),
+                        "threshold": Field("count", default=1, hint="threshold: 1"),
+                        "app_job": _APP_JOB,
+                    }),
         Requirement("metrics.cpu", "CPU series exist for the Todo backend and the nodes",
-                    "series", "series of the sparsest CPU query"),
+                    "series", "series of the sparsest CPU query", SERIES),
         Requirement("metrics.memory", "Memory series exist for the Todo backend and the nodes",
-                    "series", "series of the sparsest memory query"),
+                    "series", "series of the sparsest memory query", SERIES),
         Requirement("metrics.pod_status", "Pod phase and container readiness series exist for the app",
-                    "series", "series of the sparsest pod status query"),
+                    "series", "series of the sparsest pod status query", SERIES),
         Requirement("metrics.request_rate", "The Todo backend's request rate is positive after traffic",
-                    "req/s", "request rate after the generated traffic"),
+                    "req/s", "request rate after the generated traffic", {
+                        "query": Field("text", required=True,
+                                       hint="query: sum(rate(http_requests_total[1m]))"),
+                        # a counter only the suite's POSTs move: it grows by at least the acknowledged POSTs
+                        "counter": Field("text", required=True, hint='counter: sum(http_requests_total{'
+                                         'handler="/api/{user_id}/tasks",method="POST"})'),
+                        "traffic": Field("count", default=20, hint="traffic: 20"),
+                        "threshold": Field("number", default=0, hint="threshold: 0"),
+                        "app_job": _APP_JOB,
+                    }, variables=("rate_window",)),
         Requirement("dashboards.provisioned", "Every chart dashboard is found in Grafana and loads by uid",
                     "dashboards", "chart dashboards found in Grafana and loaded by uid"),
         Requirement("dashboards.panels_have_data", "Every dashboard panel query returns data without error",
-                    "panels", "panels whose every query returned data"),
+                    "panels", "panels whose every query returned data", {
+                        "variables": Field("labels", default={},
+                                           hint='variables: {namespace: "${app_namespace}"}'),
+                        "range": Field("text", default="now-15m", hint="range: now-15m"),
+                    }),
         Requirement("logs.todo_backend", "A canary log line of the Todo backend arrives in Loki, labelled",
-                    "s", "seconds from the canary request until Loki returned the line"),
+                    "s", "seconds from the canary request until Loki returned the line", {
+                        "selector": Field("text", required=True,
+                                          hint='selector: \'{namespace="todo", app="todo-backend"}\''),
+                        "fallback_selector": Field("text", required=True,
+                                                   hint='fallback_selector: \'{namespace="todo"}\''),
+                        "labels": Field("labels", required=True,
+                                        hint='labels: {app: todo-backend, pod: "*"}'),
+                        "lookback": Field("seconds", default=300, hint="lookback: 300"),
+                        "threshold": Field("seconds", required=True, hint="threshold: 60"),
+                    }),
         Requirement("grafana.ready_within_30s", "Grafana is healthy and the overview dashboard loads in 30 s",
-                    "s", "seconds from the deployment start (t0) until Grafana was ready"),
+                    "s", "seconds from the deployment start (t0) until Grafana was ready", {
+                        "dashboard": Field("text", hint="dashboard: todo-overview"),
+                        "threshold": Field("seconds", default=30, hint="threshold: 30"),
+                    }, max_threshold=30),
         Requirement("alerts.fire",
                     "A fault fires the chart's alert in Prometheus and it reaches Alertmanager",
-                    "s", "seconds from the fault until the alert fired and Alertmanager listed it"),
+                    "s", "seconds from the fault until the alert fired and Alertmanager listed it", {
+                        "alert": Field("text", required=True, hint="alert: TodoBackendDown"),
+                        # added to the rule's for + 2 evaluation intervals: scrape, discovery, delivery
+                        "margin": Field("seconds", default=10, hint="margin: 10"),
+                    }),
         Requirement("app.unchanged", "The Todo backend stays healthy: health, a CRUD round trip, no restarts",
-                    "restarts", "container restarts (or process restarts) of the Todo backend"),
+                    "restarts", "container restarts (or process restarts) of the Todo backend", {
+                        "restarts": Field("restarts", required=True, hint="restarts: {mode: process}"),
+                        "user_id": Field("text", default="conformance", hint="user_id: conformance"),
+                        "threshold": Field("number", default=0, hint="threshold: 0"),
+                    }),
     )
-}
+}  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 

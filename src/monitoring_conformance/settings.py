@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -189,6 +189,13 @@ def resolve(
     return Settings(grafana=credentials, sources=sources, **values)  # type: ignore[arg-type]
 
 
+def env_timeout_scale(env: Mapping[str, str]) -> float:
+    """MC_TIMEOUT_SCALE alone: the factor of a pytest run that opens no suite (a harness's own waits)."""
+    opt = OPTION_BY_NAME["timeout_scale"]
+    raw, origin = _pick(opt, {}, env, {})
+    return float(_convert(opt, raw, show(opt, origin, raw)))  # type: ignore[arg-type]
+
+
 def show(opt: Option, origin: str, value: object) -> str:
     """Name an option and its value the way the user gave it."""
     if origin == "env":
@@ -347,6 +354,11 @@ def parse_time(text: str, shown: str) -> float:
     if stamp.tzinfo is None:
         raise UsageError(f"{shown}: no time zone; add one, e.g. 2026-11-27T10:00:00Z")
     return stamp.timestamp()
+
+
+def rfc3339(epoch: float) -> str:
+    """Epoch seconds -> RFC3339 in UTC (the inverse of :func:`parse_time`)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _is_ci(env: Mapping[str, str]) -> bool:

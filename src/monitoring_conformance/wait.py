@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,15 +22,6 @@ NOT_YET: tuple[type[BaseException], ...] = (
 )
 
 
-def _env_scale() -> float:
-    raw = os.environ.get("MC_TIMEOUT_SCALE", "1")
-    try:
-        value = float(raw)
-    except ValueError:
-        return 1.0
-    return value if value > 0 else 1.0
-
-
 @dataclass
 class Clock:
     """Monotonic time and sleeping. Tests inject a fake clock instead of waiting for real."""
@@ -42,9 +32,10 @@ class Clock:
 
 @dataclass
 class WaitConfig:
-    """Process-wide wait settings: the timeout scale factor and the clock."""
+    """Process-wide wait settings: the timeout scale factor (set once, from the resolved --timeout-scale /
+    MC_TIMEOUT_SCALE, by :func:`set_timeout_scale`) and the clock."""
 
-    scale: float = field(default_factory=_env_scale)
+    scale: float = 1.0
     clock: Clock = field(default_factory=Clock)
 
 
@@ -56,6 +47,11 @@ def set_timeout_scale(scale: float) -> None:
     if scale <= 0:
         raise ValueError(f"timeout scale must be > 0, got {scale}")
     CONFIG.scale = scale
+
+
+def budget(timeout: float, scale: float | None = None) -> float:
+    """``timeout`` seconds under the global scale (or ``scale``): every scaled budget comes from here."""
+    return timeout * (CONFIG.scale if scale is None else scale)
 
 
 def eventually(
@@ -74,12 +70,11 @@ def eventually(
     the global scale. Polling stops at the deadline, and never sleeps past it.
     """
     clk = clock or CONFIG.clock
-    factor = CONFIG.scale if scale is None else scale
-    budget = timeout * factor
-    if budget <= 0:
+    seconds = budget(timeout, scale)
+    if seconds <= 0:
         raise ValueError(f"timeout must be > 0, got {timeout}")
     start = clk.now()
-    deadline = start + budget
+    deadline = start + seconds
     attempts = 0
     last: BaseException | None = None
     while True:
@@ -99,22 +94,6 @@ def eventually(
     raise WaitTimeout(
         f"{what}: not met after {elapsed:.1f}s ({attempts} attempts)\n  last observation: {seen}"
     ) from last
-
-
-def measure(
-    probe: Callable[[], T],
-    *,
-    timeout: float,
-    interval: float = 0.5,
-    what: str,
-    clock: Clock | None = None,
-    scale: float | None = None,
-) -> tuple[T, float]:
-    """Like :func:`eventually`, and also return the seconds it took until the probe passed."""
-    clk = clock or CONFIG.clock
-    start = clk.now()
-    value = eventually(probe, timeout=timeout, interval=interval, what=what, clock=clk, scale=scale)
-    return value, clk.now() - start
 
 
 def _describe(exc: BaseException | None) -> str:

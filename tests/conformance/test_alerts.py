@@ -9,7 +9,6 @@ from monitoring_conformance.checks.base import NotVerifiable
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
 from monitoring_conformance.stack import Stack
-from monitoring_conformance.wait import Clock
 
 #: Why the urls target cannot verify alerts.fire.
 NO_FAULT = ("the urls target only reaches URLs: it cannot take the Todo backend down and bring it back, "
@@ -18,7 +17,7 @@ NO_FAULT = ("the urls target only reaches URLs: it cannot take the Todo backend 
 
 @requirement("alerts.fire")
 def test_backend_down_alert_fires_and_reaches_alertmanager(
-    stack: Stack, spec: Spec, record: Record, clock: Clock | None
+    stack: Stack, spec: Spec, record: Record
 ) -> None:
     alerting = stack.alerting
     if alerting is None:
@@ -28,4 +27,4 @@ def test_backend_down_alert_fires_and_reaches_alertmanager(
         record.note(f"rules: {alerting.rules_source}")
     alertmanager = Alertmanager(alerting.alertmanager) if alerting.alertmanager is not None else None
     checks.fire(Prometheus(alerting.prometheus), alertmanager, alerting.fault, spec, record,
-                reason=alerting.reason, clock=clock)
+                reason=alerting.reason)

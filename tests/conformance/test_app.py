@@ -8,7 +8,6 @@ from monitoring_conformance.checks import app as checks
 from monitoring_conformance.fixtures import Suite
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
-from monitoring_conformance.wait import Clock
 
 
 @requirement("app.unchanged")
@@ -18,6 +17,5 @@ def test_backend_is_healthy_and_did_not_restart(
     app_baseline: checks.Baseline | None,
     spec: Spec,
     record: Record,
-    clock: Clock | None,
 ) -> None:
-    checks.unchanged(suite.client("prometheus"), todo_app, spec, record, baseline=app_baseline, clock=clock)
+    checks.unchanged(suite.client("prometheus"), todo_app, spec, record, baseline=app_baseline)

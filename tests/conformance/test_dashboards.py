@@ -16,7 +16,6 @@ from monitoring_conformance.checks import grafana as checks
 from monitoring_conformance.fixtures import DASHBOARD_DIR
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
-from monitoring_conformance.wait import Clock
 
 DASHBOARDS = dashboards.load_dashboards(DASHBOARD_DIR)
 PANELS = [
@@ -30,9 +29,9 @@ PANELS = [
 @requirement("dashboards.provisioned")
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=[d.uid for d in DASHBOARDS])
 def test_dashboard_is_provisioned(
-    grafana: Grafana, dashboard: dashboards.Dashboard, spec: Spec, record: Record, clock: Clock | None
+    grafana: Grafana, dashboard: dashboards.Dashboard, spec: Spec, record: Record
 ) -> None:
-    checks.dashboard_provisioned(grafana, dashboard, spec, record, total=len(DASHBOARDS), clock=clock)
+    checks.dashboard_provisioned(grafana, dashboard, spec, record, total=len(DASHBOARDS))
 
 
 @requirement("dashboards.panels_have_data")
@@ -45,6 +44,5 @@ def test_every_panel_returns_data(
     panel: dict[str, Any],
     spec: Spec,
     record: Record,
-    clock: Clock | None,
 ) -> None:
-    checks.panel_has_data(grafana, dashboard, panel, spec, record, total=len(PANELS), clock=clock)
+    checks.panel_has_data(grafana, dashboard, panel, spec, record, total=len(PANELS))

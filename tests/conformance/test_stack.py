@@ -7,12 +7,11 @@ from monitoring_conformance.checks import prometheus as checks
 from monitoring_conformance.fixtures import Suite
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record, requirement
-from monitoring_conformance.wait import Clock
 
 
 @requirement("stack.prometheus_targets")
 def test_required_scrape_jobs_are_up(
-    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record, clock: Clock | None
+    prometheus: Prometheus, suite: Suite, spec: Spec, record: Record
 ) -> None:
     pods = suite.stack.app_identity if suite.stack is not None else None
-    checks.jobs_up(prometheus, spec, record, app=suite.client("app"), pods=pods, clock=clock)
+    checks.jobs_up(prometheus, spec, record, app=suite.client("app"), pods=pods)

@@ -1,13 +1,13 @@
 """The Prometheus HTTP API: readiness, instant queries, targets.
 
-Queries go through prometheus-api-client's ``PrometheusConnect`` on the endpoint's session; its exceptions
-become one-line :class:`~monitoring_conformance.errors.EndpointError` messages that carry Prometheus's own
-``error`` text (``bad_data: parse error ...``).
+Queries go through prometheus-api-client's ``PrometheusConnect`` on the endpoint's session. Its exception
+carries no status, so the failed response itself is kept by a session hook (requests' public ``hooks``);
+both become one-line :class:`~monitoring_conformance.errors.EndpointError` messages that carry Prometheus's
+own ``error`` text (``bad_data: parse error ...``).
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -42,9 +42,6 @@ HINTS = {
     401: "Prometheus needs credentials: check the session's auth (or the API-server proxy's RBAC)",
     503: "Prometheus is not ready yet (starting, or replaying its WAL)",
 }
-
-_STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
-
 
 @dataclass(frozen=True)
 class Sample:
@@ -123,6 +120,9 @@ class Prometheus:
         endpoint.session.adapters.clear()
         for prefix, adapter in saved.items():
             endpoint.session.mount(prefix, adapter)
+        #: The last non-200 response of this endpoint: what PrometheusConnect's exception stood for.
+        self._failed: requests.Response | None = None
+        endpoint.session.hooks.setdefault("response", []).append(self._keep_failure)
 
     def __repr__(self) -> str:
         return f"Prometheus({self.endpoint.describe()!r})"
@@ -236,10 +236,12 @@ class Prometheus:
     def _call(self, path: str, params: dict[str, str], call: Callable[[], T]) -> T:
         """Run a PrometheusConnect call; turn its exceptions into EndpointError/AuthError."""
         url = self.endpoint.url(path)
+        self._failed = None
         try:
             return call()
         except PrometheusApiClientException as exc:
-            status, body = _parse_client_exception(exc)
+            failed = self._failed  # the library raises it for a non-200 response, which the hook kept
+            status, body = (0, type(exc).__name__) if failed is None else (failed.status_code, failed.text)
             raise self._api_error(url, status, body, params) from None
         except requests.exceptions.JSONDecodeError:
             raise self._not_prometheus(url, "not JSON") from None
@@ -248,6 +250,11 @@ class Prometheus:
         except (ValueError, KeyError, TypeError) as exc:
             what = f"JSON without the expected fields ({type(exc).__name__})"
             raise self._not_prometheus(url, what) from None
+
+    def _keep_failure(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        if response.status_code != 200 and (response.url or "").startswith(self.endpoint.base_url):
+            self._failed = response
+        return response
 
     def _not_prometheus(self, url: str, what: str) -> EndpointError:
         return endpoint_error(
@@ -266,22 +273,6 @@ class Prometheus:
                 status=status,
             )
         return self.endpoint.status_error("GET", url, status, error or body)
-
-
-def _parse_client_exception(exc: PrometheusApiClientException) -> tuple[int, str]:
-    """(status, body) from ``HTTP Status Code 400 (b'{...}')``."""
-    match = _STATUS.search(str(exc))
-    if not match:
-        return 0, str(exc)
-    status = int(match.group(1))
-    raw = match.group(2)
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return status, raw
-    if isinstance(value, bytes):
-        return status, value.decode("utf-8", "replace")
-    return status, str(value)
 
 
 def _api_error_text(body: str) -> str | None:

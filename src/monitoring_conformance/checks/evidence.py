@@ -305,5 +305,25 @@ def identify_pods(
     return found
 
 
+def identity_of(
+    prometheus: Prometheus,
+    app: Any,
+    job: str | None,
+    history: list[float | None],
+    pods: Callable[[], AppEndpoints] | None = None,
+) -> Identity | PodIdentity | None:
+    """The app job's identity for this attempt, or None when there is no app_job or no app.
+
+    ``pods`` (kube targets): the app Service's endpoints; else the app's process_start_time_seconds.
+    """
+    if not job or app is None:
+        return None
+    if pods is not None:
+        return identify_pods(prometheus, app.describe(), job, pods)
+    if not isinstance(app, Fingerprinted):
+        return None
+    return identify(prometheus, app, job, history=history)
+
+
 def _epoch(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.2f}"

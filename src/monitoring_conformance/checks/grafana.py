@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitoring_conformance import dashboards
 from monitoring_conformance.api.grafana import Grafana, panel_queries
@@ -16,6 +16,7 @@ from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
 from monitoring_conformance.wait import Clock
 
+T = TypeVar("T")
 GRAFANA_HINT = "Grafana health and search in the diagnostics section, and the Grafana pod's log"
 
 
@@ -28,8 +29,17 @@ def overview_uid(directory: Path) -> str:
     return counts.most_common(1)[0][0]
 
 
-def _count_pass(record: Record) -> None:
-    record.measured = int(record.measured or 0) + 1
+def _case(
+    poll: Poll, probe: Callable[[], T], seen: dict[str, Any], *, case: str, what: str, look_next: str,
+    request: str,
+) -> T:
+    """One case of a per-dashboard or per-panel requirement: poll, keep the evidence, count a pass."""
+    try:
+        value = poll.until(probe, what=what, look_next=look_next)
+    finally:
+        poll.record.add_evidence(request, seen, case=case)
+    poll.record.measured = int(poll.record.measured or 0) + 1
+    return value
 
 
 def dashboard_provisioned(
@@ -63,19 +73,12 @@ def dashboard_provisioned(
         expect(not changed, f"dashboard {uid} differs from {dashboard.path.name}: {'; '.join(changed)}")
         return model
 
-    poll = Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,))
-    try:
-        model = poll.until(
-            probe,
-            what=f"dashboard {uid} ({dashboard.path.name}) found in search and loaded by uid",
-            look_next=f"the dashboard ConfigMaps and the Grafana sidecar's log; {GRAFANA_HINT}",
-        )
-    finally:
-        record.add_evidence(
-            f"GET /api/search, GET /api/dashboards/uid/{uid} ({grafana.endpoint.describe()})", seen, case=uid
-        )
-    _count_pass(record)
-    return model
+    return _case(
+        Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,)), probe, seen, case=uid,
+        what=f"dashboard {uid} ({dashboard.path.name}) found in search and loaded by uid",
+        look_next=f"the dashboard ConfigMaps and the Grafana sidecar's log; {GRAFANA_HINT}",
+        request=f"GET /api/search, GET /api/dashboards/uid/{uid} ({grafana.endpoint.describe()})",
+    )  # fmt: skip
 
 
 def panel_has_data(
@@ -114,19 +117,12 @@ def panel_has_data(
         expect(not problems, f"{'; '.join(problems)} (queries: {seen['queries']})")
         return result.describe()
 
-    poll = Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,))
-    try:
-        described = poll.until(
-            probe,
-            what=f"panel {name} returns data for {range_from}..now",
-            look_next="the query in Grafana's Explore; Prometheus targets and Loki labels in the diagnostics",
-        )
-    finally:
-        record.add_evidence(
-            f"POST /api/ds/query from={range_from} ({grafana.endpoint.describe()})", seen, case=name
-        )
-    _count_pass(record)
-    return described
+    return _case(
+        Poll(record, spec, clock=clock, endpoints=(grafana.endpoint,)), probe, seen, case=name,
+        what=f"panel {name} returns data for {range_from}..now",
+        look_next="the query in Grafana's Explore; Prometheus targets and Loki labels in the diagnostics",
+        request=f"POST /api/ds/query from={range_from} ({grafana.endpoint.describe()})",
+    )  # fmt: skip
 
 
 def ready_within(

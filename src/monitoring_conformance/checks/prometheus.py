@@ -13,13 +13,11 @@ from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import Poll, expect
 from monitoring_conformance.checks.evidence import (
     Age,
-    Fingerprinted,
     Identity,
     PodIdentity,
     ages_each,
     ages_each_expr,
-    identify,
-    identify_pods,
+    identity_of,
     intervals,
     targets_hint,
 )
@@ -45,27 +43,6 @@ __all__ = [
     "series_present",
     "targets_hint",
 ]
-
-
-def _identity_of(
-    prometheus: Prometheus,
-    app: Any,
-    spec: Spec,
-    history: list[float | None],
-    pods: Callable[[], AppEndpoints] | None = None,
-) -> Identity | PodIdentity | None:
-    """The app job's identity for this attempt, or None when the entry names no app_job or no app.
-
-    ``pods`` (kube targets): the app Service's endpoints; else the app's process_start_time_seconds.
-    """
-    job = spec.options.get("app_job")
-    if not job or app is None:
-        return None
-    if pods is not None:
-        return identify_pods(prometheus, app.describe(), str(job), pods)
-    if not isinstance(app, Fingerprinted):
-        return None
-    return identify(prometheus, app, str(job), history=history)
 
 
 def jobs_up(
@@ -114,7 +91,7 @@ def jobs_up(
                 problems.append(
                     f"job={job}: {up} of {len(mine)} targets up, need all and at least {need}{detail}"
                 )
-        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
+        identity = found["identity"] = identity_of(prometheus, app, _job(spec), history, pods)
         if identity is not None and identity.problem():
             problems.append(f"job={identity.job}: {identity.problem()}")
         expect(not problems, "; ".join(problems))
@@ -171,7 +148,7 @@ def series_present(
         counts.clear()
         seen.clear()
         known = intervals(prometheus.targets())
-        identity = found["identity"] = _identity_of(prometheus, app, spec, history, pods)
+        identity = found["identity"] = identity_of(prometheus, app, _job(spec), history, pods)
         short = []
         seen.update(ages_each(prometheus, queries, known))
         for name, expr in queries.items():
@@ -224,6 +201,10 @@ def series_present(
                 "identity": _identity_evidence(found["identity"], spec),
             },
         )
+
+
+def _job(spec: Spec) -> str | None:
+    return str(spec.options.get("app_job") or "") or None
 
 
 def _oldest(seen: dict[str, list[Age]]) -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from monitoring_conformance.api.app import Traffic
 from monitoring_conformance.api.http import Endpoint
@@ -18,18 +18,16 @@ from monitoring_conformance.api.prometheus import Prometheus, parse_duration
 from monitoring_conformance.checks.base import Poll, expect
 from monitoring_conformance.checks.evidence import (
     DEFAULT_SCRAPE_INTERVAL_S,
-    Fingerprinted,
     Identity,
     PodIdentity,
-    identify,
-    identify_pods,
+    identity_of,
     targets_hint,
 )
 from monitoring_conformance.errors import Unrecoverable
 from monitoring_conformance.identity import AppEndpoints
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.wait import CONFIG, Clock
+from monitoring_conformance.wait import CONFIG, Clock, budget
 
 #: While the request rate is not positive yet, a follow-up burst goes out as soon as Prometheus has
 #: counted the previous one (the counter caught up: one scrape later), but not more often than this...
@@ -102,6 +100,8 @@ class TrafficSource(Protocol):
 
     endpoint: Endpoint
 
+    def describe(self) -> str: ...
+
     def traffic(self, n: int, *, time_left: Callable[[], float] | None = None) -> Traffic: ...
 
 
@@ -173,139 +173,152 @@ def request_rate(
     measured again from the new value: only POSTs acknowledged after it count, and one more burst goes out
     at once; see :class:`CounterBaseline` for a series that was only missing.
     """
-    counter = spec.text("counter")
-    burst = int(spec.number("traffic"))
-    app_job = spec.options.get("app_job")
-    threshold = float(spec.threshold or 0.0)
-    record.threshold = threshold
-    clk = clock or CONFIG.clock
-    deadline = clk.now() + spec.timeout * CONFIG.scale
-    sent = Traffic()
-    state: dict[str, Any] = {
-        "bursts": 0, "last_burst": 0.0, "rate": None, "after": None, "growth": 0.0, "burst_now": False,
-        "base": CounterBaseline(), "query": spec.text("query"), "interval": None, "started": None,
-        "identity": None,
-    }  # fmt: skip
-    history: list[float | None] = []
+    probe = RateProbe(prometheus, app, spec, pods, clock or CONFIG.clock)
+    poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
+    record.threshold = probe.threshold
+    try:
+        rate = poll.until(
+            probe,
+            what=(
+                f"the suite's acknowledged POSTs counted by {probe.counter}, and request rate above"
+                f" {probe.threshold:g} req/s: {probe.query}"
+            ),
+            look_next=lambda: targets_hint(prometheus),
+        )
+        record.message = probe.message(rate)
+        return rate
+    finally:
+        probe.fill(record)
 
-    def who() -> Identity | PodIdentity | None:
-        found: Identity | PodIdentity
-        if not app_job:
-            return None
-        if pods is not None:
-            found = identify_pods(prometheus, app.endpoint.describe(), str(app_job), pods)
-        elif isinstance(app, Fingerprinted):
-            found = identify(prometheus, app, str(app_job), history=history)
-        else:
-            return None
-        state["identity"] = found
+
+@dataclass
+class RateProbe:
+    """One request-rate check: each call is an attempt (a burst when due, then the readings); between
+    attempts it keeps the baseline, the bursts sent and the last readings, for the message and evidence."""
+
+    prometheus: Prometheus
+    app: TrafficSource
+    spec: Spec
+    pods: Callable[[], AppEndpoints] | None
+    clock: Clock
+    sent: Traffic = field(default_factory=Traffic)
+    base: CounterBaseline = field(default_factory=CounterBaseline)
+    bursts: int = 0
+    last_burst: float = 0.0
+    rate: float | None = None
+    after: float | None = None
+    growth: float = 0.0
+    burst_now: bool = False
+    interval: float | None = None
+    interval_source: str | None = None
+    started: float | None = None  # the app process's start time when the baseline was taken
+    identity: Identity | PodIdentity | None = None
+    history: list[float | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counter = self.spec.text("counter")
+        self.burst = int(self.spec.number("traffic"))
+        self.app_job = str(self.spec.options.get("app_job") or "") or None
+        self.threshold = float(self.spec.threshold or 0.0)
+        self.query = self.spec.text("query")
+        self.deadline = self.clock.now() + budget(self.spec.timeout)
+
+    def who(self) -> Identity | PodIdentity | None:
+        found = identity_of(self.prometheus, self.app, self.app_job, self.history, self.pods)
+        if found is not None:
+            self.identity = found
         return found
 
-    def probe() -> float:
-        if state["interval"] is None:
-            state["query"], state["interval"], state["interval_source"] = rate_window(
-                prometheus, spec, str(app_job) if app_job else None
-            )
-        query = state["query"]
-        if state["bursts"] == 0:
-            state["base"] = CounterBaseline.first(prometheus.scalar(counter))
-            first = who()
-            state["started"] = first.own if first is not None else None
-        base: CounterBaseline = state["base"]
-        required = sent.posts_ok - base.acked_before  # acknowledged since the baseline
-        rate_low = state["rate"] is None or not above(state["rate"], threshold)
-        since = clk.now() - state["last_burst"]
-        scraped = 0 < required <= state["growth"]  # Prometheus has counted every burst so far
+    def __call__(self) -> float:
+        prometheus, base, clk = self.prometheus, self.base, self.clock
+        if self.interval is None:
+            self.query, self.interval, self.interval_source = rate_window(prometheus, self.spec, self.app_job)
+        if self.bursts == 0:
+            base = self.base = CounterBaseline.first(prometheus.scalar(self.counter))
+            first = self.who()
+            self.started = first.own if first is not None else None
+        required = self.sent.posts_ok - base.acked_before  # acknowledged since the baseline
+        rate_low = self.rate is None or not above(self.rate, self.threshold)
+        since = clk.now() - self.last_burst
+        scraped = 0 < required <= self.growth  # Prometheus has counted every burst so far
         if (
-            state["bursts"] == 0
-            or state["burst_now"]
+            self.bursts == 0
+            or self.burst_now
             or (rate_low and (since >= BURST_EVERY_S or (scraped and since >= MIN_BURST_GAP_S)))
         ):
-            state["bursts"] += 1
-            state["burst_now"] = False
-            state["last_burst"] = clk.now()
-            sent.add(app.traffic(burst, time_left=lambda: deadline - clk.now()))
-        value = prometheus.scalar(query)
-        state["rate"] = value
-        after = prometheus.scalar(counter)
-        state["after"] = after
-        identity = who()
+            self.bursts += 1
+            self.burst_now = False
+            self.last_burst = clk.now()
+            self.sent.add(self.app.traffic(self.burst, time_left=lambda: self.deadline - clk.now()))
+        value = self.rate = prometheus.scalar(self.query)
+        after = self.after = prometheus.scalar(self.counter)
+        identity = self.who()
         problems = []
         if identity is not None:
             issue = identity.problem()
             if issue:
                 problems.append(issue)
             own = identity.own
-            if own is not None and state["started"] is not None and own != state["started"]:
-                base.restart(after, sent.posts_ok)  # a new process: its counter started again
-                state["started"], state["burst_now"] = own, True
-            elif own is not None and state["started"] is None:
-                state["started"] = own
-        if base.observe(after, sent.posts_ok):
-            state["burst_now"] = True  # POSTs from before the drop may be in the lower value: send new ones
-        required = sent.posts_ok - base.acked_before
+            if own is not None and self.started is not None and own != self.started:
+                base.restart(after, self.sent.posts_ok)  # a new process: its counter started again
+                self.started, self.burst_now = own, True
+            elif own is not None and self.started is None:
+                self.started = own
+        if base.observe(after, self.sent.posts_ok):
+            self.burst_now = True  # POSTs from before the drop may be in the lower value: send new ones
+        required = self.sent.posts_ok - base.acked_before
         growth = (after or 0.0) - base.before
-        state["growth"] = growth if math.isfinite(growth) else 0.0
+        self.growth = growth if math.isfinite(growth) else 0.0
         since_what = "the counter's reset" if base.resets else "the first burst"
-        if sent.posts_ok == 0:
-            problems.append(f"no POST of the suite was acknowledged ({sent.describe()})")
+        if self.sent.posts_ok == 0:
+            problems.append(f"no POST of the suite was acknowledged ({self.sent.describe()})")
         elif required <= 0:
             problems.append(
-                f"{counter} went down or the app restarted ({base.resets} so far): no POST of"
+                f"{self.counter} went down or the app restarted ({base.resets} so far): no POST of"
                 " the suite acknowledged since, one more burst goes out"
             )
         elif not (math.isfinite(growth) and growth >= required):
             problems.append(
-                f"{counter} grew by {_shown(growth if after is not None else None)} since {since_what},"
+                f"{self.counter} grew by {_shown(growth if after is not None else None)} since {since_what},"
                 f" expected at least {required} (the acknowledged POSTs)"
             )
-        if value is None or not above(value, threshold):
-            problems.append(f"request rate is {_shown(value)} after {sent.describe()}: {query}")
+        if value is None or not above(value, self.threshold):
+            problems.append(f"request rate is {_shown(value)} after {self.sent.describe()}: {self.query}")
         expect(not problems, "; ".join(problems))
         assert value is not None
         return value
 
-    poll = Poll(record, spec, clock=clock, endpoints=(prometheus.endpoint, app.endpoint))
-    try:
-        rate = poll.until(
-            probe,
-            what=(
-                f"the suite's acknowledged POSTs counted by {counter}, and request rate above"
-                f" {threshold:g} req/s: {state['query']}"
-            ),
-            look_next=lambda: targets_hint(prometheus),
-        )
-        base = state["base"]
-        growth = float(state["after"] or 0.0) - base.before
-        counted = sent.posts_ok - base.acked_before
+    def message(self, rate: float) -> str:
+        base, sent = self.base, self.sent
+        growth = float(self.after or 0.0) - base.before
         reset = f", measured from the last of {base.resets} counter reset(s)" if base.resets else ""
-        record.message = (
-            f"{rate:g} req/s; {counter} grew by {growth:g} for {counted} acknowledged POSTs{reset}"
-            f" ({sent.answered} generated requests)"
+        return (
+            f"{rate:g} req/s; {self.counter} grew by {growth:g} for {sent.posts_ok - base.acked_before}"
+            f" acknowledged POSTs{reset} ({sent.answered} generated requests)"
         )
-        return rate
-    finally:
-        rate_seen = state["rate"]
-        record.measured = round(rate_seen, 6) if rate_seen is not None and math.isfinite(rate_seen) else None
-        if rate_seen is not None and not math.isfinite(rate_seen):
-            record.note(f"the rate query returned {rate_seen}, not a finite number")
-        identity = state["identity"]
+
+    def fill(self, record: Record) -> None:
+        """The measured rate and the evidence, whether the check passed or not."""
+        rate, sent, identity = self.rate, self.sent, self.identity
+        record.measured = round(rate, 6) if rate is not None and math.isfinite(rate) else None
+        if rate is not None and not math.isfinite(rate):
+            record.note(f"the rate query returned {rate}, not a finite number")
         record.add_evidence(
-            f"GET /api/v1/query?query={state['query']}, GET /api/v1/query?query={counter}"
-            f" ({prometheus.endpoint.describe()})",
+            f"GET /api/v1/query?query={self.query}, GET /api/v1/query?query={self.counter}"
+            f" ({self.prometheus.endpoint.describe()})",
             {
-                "rate": _json_number(rate_seen),
-                "counter_before": _json_number(state["base"].before if state["bursts"] else None),
-                "counter_after": _json_number(state["after"]),
+                "rate": _json_number(rate),
+                "counter_before": _json_number(self.base.before if self.bursts else None),
+                "counter_after": _json_number(self.after),
                 "requests_answered": sent.answered,
                 "requests_5xx": sent.server_errors,
                 "requests_without_answer": sent.failed,
                 "posts": sent.posts,
                 "posts_acknowledged": sent.posts_ok,
-                "counter_resets": state["base"].resets,
+                "counter_resets": self.base.resets,
                 "traffic_error": sent.error or None,
-                "scrape_interval_s": state["interval"],
-                "scrape_interval_source": state.get("interval_source"),
+                "scrape_interval_s": self.interval,
+                "scrape_interval_source": self.interval_source,
                 "identity": identity.evidence() if identity is not None else "not checked (no app_job)",
             },
         )

@@ -24,8 +24,7 @@ from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.loki import TENANT_HEADER
 from monitoring_conformance.errors import UsageError
 from monitoring_conformance.redact import register_secret
-from monitoring_conformance.report import rfc3339
-from monitoring_conformance.settings import OPTION_BY_NAME, Settings, show
+from monitoring_conformance.settings import OPTION_BY_NAME, Settings, rfc3339, show
 from monitoring_conformance.stack import Stack
 from monitoring_conformance.targets import identify
 

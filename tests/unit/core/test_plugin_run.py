@@ -90,7 +90,7 @@ def test_healthy_host_stack_passes(pytester: pytest.Pytester, tmp_path: Path) ->
     ))  # fmt: skip
     assert built["versions"]["chart (checkout)"]  # urls: the checkout's chart, not a deployed one
     assert "chart" not in built["versions"]
-    result.stdout.fnmatch_lines(["*test_cpu_series_exist?metrics.cpu? PASSED*", "*acceptance verdict: PASS*"])
+    result.stdout.fnmatch_lines(["*test_series_exist?metrics.cpu? PASSED*", "*acceptance verdict: PASS*"])
     junit = (tmp_path / "junit.xml").read_text()
     assert '<property name="requirement" value="metrics.cpu"' in junit
     assert '<property name="unit" value="req/s"' in junit

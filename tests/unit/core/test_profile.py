@@ -202,3 +202,21 @@ def test_rate_queries_leave_out_scrapes_and_health_probes(name: str) -> None:
     assert spec is not None
     assert 'handler!~"/metrics|/healthz"' in spec.text("query")
     assert 'handler="/api/{user_id}/tasks",method="POST"' in spec.text("counter")
+
+
+def test_a_new_catalogue_entry_is_validated_from_its_own_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding a requirement needs no change to profile.py: its catalogue entry carries the schema."""
+    from monitoring_conformance import requirement
+
+    disk = requirement.Requirement("metrics.disk", "Disk series", "series", "series", requirement.SERIES)
+    monkeypatch.setitem(requirement.CATALOGUE, disk.id, disk)
+    good = tmp_path / "disk.yaml"
+    good.write_text("requirements:\n  metrics.disk: {timeout: 5, queries: {fs: node_fs_bytes}}\n")
+    assert load(str(good)).requirements["metrics.disk"].options["queries"] == {"fs": "node_fs_bytes"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("requirements:\n  metrics.disk: {timeout: 5}\n")
+    with pytest.raises(UsageError, match=r"requirements\.metrics\.disk\.queries: missing; add it, e\.g\. "):
+        load(str(bad))
+

@@ -173,3 +173,13 @@ def test_credentials_in_a_url_are_refused_masked(
     assert "MC_GRAFANA_USER and MC_GRAFANA_PASSWORD" in message
     assert "Pa55" not in message
     assert "\n" not in message
+
+
+def test_env_timeout_scale_is_parsed_like_the_option() -> None:
+    """The one resolver of MC_TIMEOUT_SCALE for a run without a suite: same parsing, same message."""
+    from monitoring_conformance.settings import env_timeout_scale
+
+    assert env_timeout_scale({"MC_TIMEOUT_SCALE": "2.5"}) == 2.5
+    assert env_timeout_scale({}) == 1.0
+    with pytest.raises(UsageError, match=r"^MC_TIMEOUT_SCALE=fast: not a number"):
+        env_timeout_scale({"MC_TIMEOUT_SCALE": "fast"})
