@@ -90,6 +90,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     },
     "alerts.fire": {
         "alert": Field("text", required=True, hint="alert: TodoBackendDown"),
+        # a second alert, fired by a burst of 5xx answers (absent: no 5xx part)
+        "error_alert": Field("text", hint="error_alert: TodoBackendHighErrorRate"),
         # added to the rule's for + 2 evaluation intervals: scrape interval, discovery, delivery
         "margin": Field("seconds", default=10, hint="margin: 10"),
     },
