@@ -18,8 +18,8 @@
   process from its start time and measure again (pass, naming the reset), not fail "grew by N, expected at
   least M"; app.unchanged fails, rightly: the backend restarted during the run.
 
-The first three stacks start and their runs go side by side, as in test_live_broken_stacks.py, with its
-timeout scale.
+Every run starts in the session's shared pool (tests/live/background.py) beside the broken stacks of
+test_live_broken_stacks.py; the first three use its timeout scale.
 """
 
 from __future__ import annotations
@@ -33,8 +33,15 @@ import pytest
 
 from monitoring_conformance.localstack import JOB_APP, LocalStack, StackSpec
 from monitoring_conformance.wait import eventually
-from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements, require_tools
-from tests.live.test_live_broken_stacks import BROKEN_TIMEOUT_SCALE, Scenario, run_of, run_scenarios
+from tests.live.background import Background
+from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements
+from tests.live.test_live_broken_stacks import (
+    BROKEN_TIMEOUT_SCALE,
+    Scenario,
+    run_of,
+    scenario_runs,
+    submit_scenarios,
+)
 
 pytestmark = pytest.mark.live
 
@@ -81,9 +88,15 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def start_in_background(background: Background) -> None:
+    submit_scenarios(background, "false-fail", SCENARIOS)
+    stack = background.stack(StackSpec(), "restart")
+    background.submit("restart", "restart-after-baseline", _restart_run, stack, background.suite)
+
+
 @pytest.fixture(scope="module")
-def runs(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun | BaseException]:
-    return run_scenarios(SCENARIOS, suite, tmp_path_factory, "false-fail")
+def runs(background: Background) -> dict[str, SuiteRun | BaseException]:
+    return scenario_runs(background, "false-fail")
 
 
 def seconds_of(run: SuiteRun, rid: str) -> float:
@@ -159,12 +172,9 @@ def restart_at_first_post(stack: LocalStack, log: Path) -> float:
     return time.monotonic() - started
 
 
-@pytest.fixture(scope="module")
-def restart_run(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
-    require_tools()
-    workdir = tmp_path_factory.mktemp("stack-restart")
+def _restart_run(stack: LocalStack, suite: SuiteRunner) -> SuiteRun:
     # the restarted backend dies with the thread that started it: the pool's thread lives until the end
-    with LocalStack(StackSpec(), workdir=workdir) as stack, ThreadPoolExecutor(max_workers=1) as pool:
+    with stack, ThreadPoolExecutor(max_workers=1) as pool:
         restarted = pool.submit(restart_at_first_post, stack, stack.servers[JOB_APP].log_path)
         run = suite.run(
             "restart-after-baseline",
@@ -175,6 +185,11 @@ def restart_run(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) ->
         FIGURES["restart after baseline: backend restart (s)"] = round(restarted.result(), 2)
     FIGURES["restart after baseline: run (s)"] = round(run.seconds, 2)
     return run
+
+
+@pytest.fixture(scope="module")
+def restart_run(background: Background) -> SuiteRun:
+    return run_of(scenario_runs(background, "restart"), "restart-after-baseline")
 
 
 def test_a_restart_right_after_the_baseline_is_measured_again(restart_run: SuiteRun) -> None:
