@@ -22,6 +22,8 @@ import requests
 import yaml
 
 from monitoring_conformance import resources
+from monitoring_conformance.api.app import list_burst
+from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.servers import ServerProcess
 from monitoring_conformance.tools.helm import Helm
@@ -42,6 +44,11 @@ ALERTS_TSDB = "tsdb-alerts"
 RULE_JOB = "todo-backend"
 HELM_FIX = "./scripts/bootstrap (puts helm in .tools/bin), or put helm 3/4 on PATH"
 AM_FIX = "apt-get install -y --no-install-recommends prometheus-alertmanager"
+#: The fixture's switch that makes GET /api/{user}/tasks answer a status of its choice.
+LIST_STATUS_ENV = "TODO_LIST_STATUS"
+#: What the 5xx burst requests, and how many times on each poll of alerts.fire.
+ERROR_PATH = "/api/mc-alerts/tasks"
+BURST = 5
 
 
 def chart_rule_groups(helm: Helm, chart_dir: Path = CHART_DIR) -> list[dict[str, Any]]:
@@ -162,11 +169,11 @@ def _check_for(stack: LocalStack, job: str) -> Check:
     return _alerts_prometheus_answer(stack)
 
 
-def restart(stack: LocalStack, job: str) -> None:
-    """Start a stopped server of ``stack`` again with the same command line, so on the same port."""
+def restart(stack: LocalStack, job: str, argv: Sequence[str] | None = None) -> None:
+    """Start a server of ``stack`` again on the same port: with the same command line, or ``argv``."""
     old = stack.servers[job]
     old.stop()
-    server = ServerProcess(job, old.argv, stack.workdir / f"{job}-restart.log")
+    server = ServerProcess(job, list(argv or old.argv), stack.workdir / f"{job}-restart.log")
     stack.servers[job] = server
     server.start(stack.workdir)
     port = stack.ports[job]
@@ -192,6 +199,9 @@ class BackendDown:
         self.induced = True
         self.host.servers[JOB_FAULT].stop()
 
+    def sustain(self) -> None:
+        """Nothing to keep up: a stopped backend stays down."""
+
     def undo(self) -> None:
         if self.induced:
             restart(self.host, JOB_FAULT)
@@ -209,3 +219,34 @@ class BackendDown:
 
         eventually(healthy, timeout=timeout, interval=max(self.interval_s / 2, 0.1),
                    what="the fault backend healthy and scraped again")
+
+
+class ErrorBurst(BackendDown):
+    """The fault backend started again answering 5xx to its task list (the fixture's TODO_LIST_STATUS),
+    and the suite's GETs of that list, :data:`BURST` on each poll, until the alert fires; then it is
+    started again as it was. The backend the other requirements watch is never touched."""
+
+    name = "5xx burst"
+
+    def __init__(self, stack: LocalStack) -> None:
+        super().__init__(stack)
+        self.argv: list[str] | None = None
+        self.endpoint = Endpoint(stack.url(JOB_FAULT), name="Todo backend (fault)", timeout=2.0)
+
+    def describe(self) -> str:
+        return (f"the separate Todo backend {self.host.url(JOB_FAULT)} (job {RULE_JOB} of "
+                f"{self.host.url(JOB_ALERT_PROMETHEUS)}) started again with {LIST_STATUS_ENV}=500, "
+                f"{BURST} GETs of {ERROR_PATH} per poll, then started again without it")
+
+    def induce(self) -> None:
+        self.induced = True
+        self.argv = list(self.host.servers[JOB_FAULT].argv)
+        restart(self.host, JOB_FAULT, ["env", f"{LIST_STATUS_ENV}=500", *self.argv])
+
+    def sustain(self) -> None:
+        list_burst(self.endpoint, ERROR_PATH, BURST)
+
+    def undo(self) -> None:
+        if self.induced:
+            restart(self.host, JOB_FAULT, self.argv)
+            self.induced = False

@@ -115,6 +115,8 @@ CATALOGUE: dict[str, Requirement] = {
                     "A fault fires the chart's alert in Prometheus and it reaches Alertmanager",
                     "s", "seconds from the fault until the alert fired and Alertmanager listed it", {
                         "alert": Field("text", required=True, hint="alert: TodoBackendDown"),
+                        # a second alert, fired by a burst of 5xx answers (absent: no 5xx part)
+                        "error_alert": Field("text", hint="error_alert: TodoBackendHighErrorRate"),
                         # added to the rule's for + 2 evaluation intervals: scrape, discovery, delivery
                         "margin": Field("seconds", default=10, hint="margin: 10"),
                     }),

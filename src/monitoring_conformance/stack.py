@@ -50,6 +50,8 @@ class Fault(Protocol):
 
     def undo(self) -> None: ...  # safe to call twice, and when induce() failed half-way
 
+    def sustain(self) -> None: ...  # called on each poll while the alert is awaited (a 5xx burst's requests)
+
     def wait_healthy(self, timeout: float) -> None: ...  # raises when the app is not healthy in time
 
 
@@ -64,6 +66,8 @@ class Alerting:
     alertmanager: Endpoint | None
     fault: Fault | None
     reason: str = ""
+    #: The fault of the profile's ``error_alert`` (a burst of 5xx); None: the target cannot induce one.
+    error_fault: Fault | None = None
     #: How the rules got there (for the report): "the chart's PrometheusRule, via the operator"...
     rules_source: str = ""
 

@@ -27,4 +27,4 @@ def test_backend_down_alert_fires_and_reaches_alertmanager(
         record.note(f"rules: {alerting.rules_source}")
     alertmanager = Alertmanager(alerting.alertmanager) if alerting.alertmanager is not None else None
     checks.fire(Prometheus(alerting.prometheus), alertmanager, alerting.fault, spec, record,
-                reason=alerting.reason)
+                reason=alerting.reason, error_fault=alerting.error_fault)

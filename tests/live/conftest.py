@@ -7,12 +7,31 @@ from collections.abc import Iterator
 import pytest
 
 from monitoring_conformance.localstack import LocalStack, StackSpec
+from tests.live.background import Background
 from tests.live.live_support import FIGURES, SuiteRunner, require_tools
 
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> SuiteRunner:
     return SuiteRunner(tmp_path_factory.mktemp("suite-runs"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(
+    request: pytest.FixtureRequest, suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Background]:
+    """The shared pool of background runs (tests/live/background.py), started with the first live test
+    for the modules of the selected tests."""
+    pool = Background(suite, tmp_path_factory)
+    try:
+        require_tools()
+    except (pytest.skip.Exception, pytest.fail.Exception):
+        pass  # nothing starts; each module's own fixture skips or fails, saying why
+    else:
+        modules = {item.module for item in request.session.items if isinstance(item, pytest.Function)}
+        pool.start(sorted(modules, key=lambda m: m.__name__))
+    yield pool
+    pool.close()
 
 
 @pytest.fixture(scope="session")

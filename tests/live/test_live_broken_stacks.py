@@ -1,22 +1,22 @@
 """Broken local stacks: the suite fails exactly the requirements each one breaks, and says what is missing.
 
-Each scenario gets a stack of its own. The three stacks start side by side and the three suite runs go side
-by side too (threads; each run is a subprocess), because Prometheus needs about 5 s before its first scrape
-and each failing requirement polls until its budget ends: one after the other, the module would take
-three times as long. The runs use a reduced timeout scale; that shortens the budgets of the requirements
-that must fail, and the requirements that must still pass meet theirs in a second or two on a ready stack.
+Each scenario gets a stack of its own. The stacks start and the suite runs go side by side, in the pool
+the whole live session shares (tests/live/background.py: threads; each run is a subprocess), because
+Prometheus needs about 5 s before its first scrape and each failing requirement polls until its budget
+ends: one after the other, the module would take six times as long. The runs use a reduced timeout
+scale; that shortens the budgets of the requirements that must fail, and the requirements that must
+still pass meet theirs in a second or two on a ready stack.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
 
 from monitoring_conformance.localstack import JOB_APP, LocalStack, StackSpec
-from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements, require_tools
+from tests.live.background import Background, record_seconds
+from tests.live.live_support import SuiteRun, SuiteRunner, host_requirements, require_tools
 
 pytestmark = pytest.mark.live
 
@@ -125,51 +125,47 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _run_scenario(name: str, scenario: Scenario, stack: LocalStack, suite: SuiteRunner) -> SuiteRun:
-    stack.start()
-    if scenario.stop_app:
-        stack.stop_app()
-        stack.wait_target_health(JOB_APP, "down")
-    if scenario.stale_node:
-        stack.kill_node_and_restart_prometheus()
-    if scenario.remove_node:
-        stack.remove_node_job()
-    return suite.run(
-        name, prometheus_url=stack.prometheus_url, app_url=stack.app_url, timeout_scale=BROKEN_TIMEOUT_SCALE
-    )
+    try:
+        stack.start()
+        if scenario.stop_app:
+            stack.stop_app()
+            stack.wait_target_health(JOB_APP, "down")
+        if scenario.stale_node:
+            stack.kill_node_and_restart_prometheus()
+        if scenario.remove_node:
+            stack.remove_node_job()
+        return suite.run(
+            name, prometheus_url=stack.prometheus_url, app_url=stack.app_url,
+            timeout_scale=BROKEN_TIMEOUT_SCALE,
+        )
+    finally:
+        stack.stop()
 
 
-def run_scenarios(
-    scenarios: dict[str, Scenario], suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory, kind: str
-) -> dict[str, SuiteRun | BaseException]:
-    """Start every scenario's stack and run the suite against it, side by side; stop the stacks after.
+def submit_scenarios(background: Background, group: str, scenarios: dict[str, Scenario]) -> None:
+    """Each scenario's stack start and suite run, into the session's shared pool (tests/live/background.py);
+    each stack stops as soon as its run ends, its logs stay in the pytest temp folder."""
+    for name, scenario in scenarios.items():
+        stack = background.stack(scenario.spec, name)
+        background.submit(group, name, _run_scenario, name, scenario, stack, background.suite)
 
-    Returns each scenario's run (or the error that kept it from running) by name; the logs stay in the
-    pytest temp folder, and each run's seconds go to FIGURES as "``kind`` run ``name`` (s)".
-    """
+
+def scenario_runs(background: Background, group: str) -> dict[str, SuiteRun | BaseException]:
+    """The runs of ``group`` by name (or the error that kept one from running); their seconds to FIGURES."""
     require_tools()
-    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
-        futures = {}
-        for name, scenario in scenarios.items():
-            stack = LocalStack(scenario.spec, workdir=tmp_path_factory.mktemp(f"stack-{name}"))
-            cleanup.callback(stack.stop)
-            futures[name] = pool.submit(_run_scenario, name, scenario, stack, suite)
-        results: dict[str, SuiteRun | BaseException] = {}
-        for name, future in futures.items():
-            try:
-                results[name] = run = future.result()
-            except Exception as exc:  # shown by the scenario's own test
-                results[name] = exc
-            else:
-                FIGURES[f"{kind} run {name} (s)"] = round(run.seconds, 2)
+    results = background.results(group)
+    record_seconds(group, results)
     return results
 
 
+def start_in_background(background: Background) -> None:
+    submit_scenarios(background, "broken", SCENARIOS)
+
+
 @pytest.fixture(scope="module")
-def broken_runs(
-    suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, SuiteRun | BaseException]:
+def broken_runs(background: Background) -> dict[str, SuiteRun | BaseException]:
     """Every scenario's suite run (or the error that kept it from running), keyed by scenario name."""
-    return run_scenarios(SCENARIOS, suite, tmp_path_factory, "broken")
+    return scenario_runs(background, "broken")
 
 
 def run_of(broken_runs: dict[str, SuiteRun | BaseException], name: str) -> SuiteRun:

@@ -3,21 +3,20 @@
 The other live modules run Prometheus from PATH (Debian 12: 2.42). Here the same suite runs against the
 3.x the bootstrap fetches from Debian sid (``.tools/bin/prometheus3``, StackSpec.prometheus), which words
 its log lines differently and serves a different UI: the harness and the suite must not care. Both stacks
-start side by side and both suite runs go side by side (threads), as in test_live_broken_stacks.py.
+start and both suite runs go side by side, in the session's shared pool (tests/live/background.py).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 
 import pytest
 import requests
 
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.localstack import LocalStack, StackSpec, prometheus_executable
+from tests.live.background import Background
 from tests.live.live_support import FIGURES, SuiteRun, SuiteRunner, host_requirements, require_tools
 from tests.live.test_live_broken_stacks import BROKEN_TIMEOUT_SCALE, SCENARIOS
 
@@ -36,38 +35,43 @@ def _require_prometheus3() -> None:
         pytest.skip(f"no Prometheus 3.x: {exc}")
 
 
-def _run(name: str, spec: StackSpec, stack: LocalStack, suite: SuiteRunner, scale: float) -> SuiteRun:
+SPECS = {
+    "healthy": (StackSpec(prometheus=PROMETHEUS3), 1.0),
+    BROKEN: (StackSpec(scrape_node=False, prometheus=PROMETHEUS3), BROKEN_TIMEOUT_SCALE),
+}
+
+
+def _run(name: str, stack: LocalStack, suite: SuiteRunner, scale: float) -> tuple[SuiteRun, str]:
+    """Start the stack, run the suite, read the Prometheus version it ran; the stack stops after."""
     started = time.monotonic()
-    stack.start()
-    FIGURES[f"Prometheus 3.x {name} stack start-up (s)"] = round(time.monotonic() - started, 2)
-    return suite.run(f"prom3-{name}", prometheus_url=stack.prometheus_url, app_url=stack.app_url,
-                     timeout_scale=scale)  # fmt: skip
+    with stack:
+        FIGURES[f"Prometheus 3.x {name} stack start-up (s)"] = round(time.monotonic() - started, 2)
+        run = suite.run(f"prom3-{name}", prometheus_url=stack.prometheus_url, app_url=stack.app_url,
+                        timeout_scale=scale)  # fmt: skip
+        info = requests.get(f"{stack.prometheus_url}/api/v1/status/buildinfo", timeout=5).json()
+    return run, str(info["data"]["version"])
+
+
+def start_in_background(background: Background) -> None:
+    """Both stacks and both suite runs, side by side in the session's shared pool."""
+    try:
+        prometheus_executable(PROMETHEUS3)
+    except ToolError:
+        return  # the module's fixture skips (or fails, in CI) saying why
+    for name, (spec, scale) in SPECS.items():
+        stack = background.stack(spec, f"prom3-{name}")
+        background.submit("prometheus3", name, _run, name, stack, background.suite, scale)
 
 
 @pytest.fixture(scope="module")
-def runs(suite: SuiteRunner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[SuiteRun, str]]:
+def runs(background: Background) -> dict[str, tuple[SuiteRun, str]]:
     """``{"healthy"|BROKEN: (suite run, Prometheus version the stack ran)}``."""
     require_tools()
     _require_prometheus3()
-    specs = {
-        "healthy": (StackSpec(prometheus=PROMETHEUS3), 1.0),
-        BROKEN: (StackSpec(scrape_node=False, prometheus=PROMETHEUS3), BROKEN_TIMEOUT_SCALE),
-    }
-    started = time.monotonic()
-    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=len(specs)) as pool:
-        stacks, futures = {}, {}
-        for name, (spec, scale) in specs.items():
-            stacks[name] = stack = LocalStack(spec, workdir=tmp_path_factory.mktemp(f"stack-prom3-{name}"))
-            cleanup.callback(stack.stop)
-            futures[name] = pool.submit(_run, name, spec, stack, suite, scale)
-        results = {}
-        for name, future in futures.items():
-            run = future.result()
-            info = requests.get(f"{stacks[name].prometheus_url}/api/v1/status/buildinfo", timeout=5).json()
-            results[name] = (run, str(info["data"]["version"]))
-    FIGURES["Prometheus 3.x module: two stacks + two suite runs, side by side (s)"] = round(
-        time.monotonic() - started, 2
-    )
+    results = background.results("prometheus3")
+    for result in results.values():
+        if isinstance(result, BaseException):
+            raise result
     return results
 
 

@@ -81,9 +81,13 @@ class TodoApp:
     def __repr__(self) -> str:
         return f"TodoApp({self.endpoint.describe()!r})"
 
-    def health(self) -> dict[str, Any]:
-        """GET /healthz -> ``{"status": "ok"}``; EndpointError for any other answer."""
-        response = self.endpoint.get("/healthz")
+    def health(self, *, time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+        """GET /healthz -> ``{"status": "ok"}``; EndpointError for any other answer.
+
+        ``time_left`` (seconds of the caller's budget) caps the request's timeout, as in :meth:`traffic`.
+        """
+        left = time_left() if time_left is not None else None
+        response = self.endpoint.request("GET", "/healthz", timeout=left)
         data = decode_json(self.endpoint, response, expect="Todo backend JSON")
         if not isinstance(data, dict) or data.get("status") != "ok":
             raise endpoint_error(
@@ -94,11 +98,13 @@ class TodoApp:
             )
         return data
 
-    def roundtrip(self, user_id: str) -> dict[str, Any]:
+    def roundtrip(self, user_id: str, *, time_left: Callable[[], float] | None = None) -> dict[str, Any]:
         """Create a task, read it back, find it in the list, delete it, and see it gone (404).
 
         Returns the evidence (user, task id, one line per step). Raises AssertionError naming the first
-        step that did not behave.
+        step that did not behave. ``time_left`` (seconds of the caller's budget) caps each step's timeout,
+        so a slow app cannot make one round trip outrun the budget: a step that gets no answer in what is
+        left, or finds nothing left, fails naming the step and the capped timeout.
         """
         base = f"/api/{user_id}/tasks"
         title = f"conformance round-trip {uuid.uuid4().hex[:8]}"
@@ -106,7 +112,20 @@ class TodoApp:
         evidence: dict[str, Any] = {"user_id": user_id, "task_id": None, "steps": steps}
 
         def step(name: str, method: str, path: str, expect: tuple[int, ...], body: Any = None) -> Any:
-            response = self.endpoint.request(method, path, json_body=body, ok=ANY_STATUS)
+            left = time_left() if time_left is not None else None
+            if left is not None and left <= 0:
+                raise RoundTripError(
+                    f"Todo round-trip failed at step '{name}': the budget ran out before {method} {path}"
+                    f" (steps done: {'; '.join(steps) or 'none'}): the app cannot answer its round trip"
+                    " within the budget"
+                )
+            try:
+                response = self.endpoint.request(method, path, json_body=body, ok=ANY_STATUS, timeout=left)
+            except EndpointError as exc:
+                capped = left is not None and left < self.endpoint.timeouts[1]
+                why = (f"; its timeout was capped at {left:.2f}s, what was left of the budget: the app cannot"
+                       " answer its round trip within the budget") if capped else ""
+                raise RoundTripError(f"Todo round-trip failed at step '{name}': {exc}{why}") from None
             line = f"{method} {path} -> {response.status_code}"
             steps.append(line)
             if response.status_code not in expect:
@@ -205,25 +224,44 @@ class TodoApp:
         """Where the suite reaches the backend (for identity messages)."""
         return self.endpoint.describe()
 
-    def metrics_text(self, *, fresh_connection: bool = False) -> str:
+    def metrics_text(self, *, fresh_connection: bool = False, timeout: float | None = None) -> str:
         """GET /metrics: the Prometheus text exposition. ``fresh_connection``: on a connection of its own
-        (``Connection: close``), so that reads in a row can land on different processes behind the port."""
+        (``Connection: close``), so that reads in a row can land on different processes behind the port.
+        ``timeout``: seconds left of the caller's budget (caps the request's timeout)."""
         headers = {"Connection": "close"} if fresh_connection else None
-        return self.endpoint.get("/metrics", headers=headers).text
+        return self.endpoint.request("GET", "/metrics", headers=headers, timeout=timeout).text
 
-    def process_start_time(self, *, fresh_connection: bool = False) -> float | None:
+    def process_start_time(
+        self, *, fresh_connection: bool = False, time_left: Callable[[], float] | None = None
+    ) -> float | None:
         """``process_start_time_seconds`` from /metrics (epoch seconds), or None when it is not exposed.
 
         A larger value than before means the process restarted; different values in a row mean several
         processes answer behind one address.
         """
         try:
-            text = self.metrics_text(fresh_connection=fresh_connection)
+            left = time_left() if time_left is not None else None
+            text = self.metrics_text(fresh_connection=fresh_connection, timeout=left)
         except EndpointError as exc:
             if exc.status == 404:
                 return None
             raise
         return parse_start_time(text)
+
+
+def list_burst(endpoint: Endpoint, path: str, n: int) -> int:
+    """Up to ``n`` GETs of ``path`` (a task list that answers 5xx, for alerts.fire); the 5xx answers counted.
+
+    Stops at the first request without an answer (a backend restarting): the caller sends again later.
+    """
+    errors = 0
+    for _ in range(n):
+        try:
+            response = endpoint.request("GET", path, ok=ANY_STATUS)
+        except EndpointError:
+            break
+        errors += response.status_code >= 500
+    return errors
 
 
 def parse_start_time(text: str) -> float | None:

@@ -15,17 +15,17 @@ Health and round trip are checked first: a backend that is down fails, whatever 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, label_set, one_line
-from monitoring_conformance.errors import Unrecoverable, WaitTimeout
+from monitoring_conformance.errors import EndpointError, Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.wait import Clock, eventually
+from monitoring_conformance.wait import CONFIG, Clock, eventually
 
 #: Seconds a baseline taken from Prometheus may wait for its first series at session start.
 BASELINE_BUDGET_S = 30.0
@@ -36,11 +36,13 @@ class TodoBackend(Protocol):
 
     endpoint: Endpoint
 
-    def health(self) -> Any: ...
+    def health(self, *, time_left: Callable[[], float] | None = None) -> Any: ...
 
-    def roundtrip(self, user_id: str) -> Mapping[str, Any]: ...
+    def roundtrip(
+        self, user_id: str, *, time_left: Callable[[], float] | None = None
+    ) -> Mapping[str, Any]: ...
 
-    def process_start_time(self) -> float | None: ...
+    def process_start_time(self, *, time_left: Callable[[], float] | None = None) -> float | None: ...
 
 
 @dataclass
@@ -102,7 +104,9 @@ def unchanged(
     """Health, round trip and restarts; returns the restarts seen (None: restarts not verifiable).
 
     Restarts above the threshold fail at once. Without a baseline (modes unchanged/process) the health
-    part is still checked, and then the requirement is not_verified.
+    part is still checked, and then the requirement is not_verified. Every request to the app has its
+    timeout capped by what is left of the budget (as the request-rate traffic has), so an app too slow for
+    its round trip fails within the budget, naming the step, instead of outrunning it.
     """
     restarts = spec.mapping("restarts")
     mode, query = restarts["mode"], restarts["query"]
@@ -114,10 +118,24 @@ def unchanged(
     if baseline is not None:
         seen["baseline"] = {"source": baseline.source, "values": baseline.values, "error": baseline.error}
 
+    clk = clock or CONFIG.clock
+    deadline = clk.now() + spec.timeout * CONFIG.scale
+
+    def left() -> float:
+        return deadline - clk.now()
+
+    observed: list[AssertionError | EndpointError] = []
+
     def probe() -> int | None:
-        seen["health"] = app.health()
-        seen["roundtrip"] = dict(app.roundtrip(user_id))
-        count = _restarts(prometheus, app, mode, query, before, seen)
+        if observed and left() <= 0:
+            raise observed[-1]  # the budget is spent: no attempt without time, the last observation stands
+        try:
+            seen["health"] = app.health(time_left=left)
+            seen["roundtrip"] = dict(app.roundtrip(user_id, time_left=left))
+            count = _restarts(prometheus, app, mode, query, before, seen, left)
+        except (AssertionError, EndpointError) as exc:
+            observed[:] = [exc]
+            raise
         if count is not None and count > allowed:
             raise Unrecoverable(f"{count} restart(s) of the Todo backend ({mode}: {query}), max {allowed:g}")
         return count
@@ -150,6 +168,7 @@ def _restarts(
     query: str,
     before: Mapping[str, float] | None,
     seen: dict[str, Any],
+    time_left: Callable[[], float],
 ) -> int | None:
     if mode == "total":
         if prometheus is None:
@@ -163,7 +182,7 @@ def _restarts(
     if before is None:
         return None
     if mode == "process":
-        now = app.process_start_time()
+        now = app.process_start_time(time_left=time_left)
         seen["restarts"] = {"before": before["process"], "now": now}
         if now is None:
             raise AssertionError("the backend's /metrics has no process_start_time_seconds")

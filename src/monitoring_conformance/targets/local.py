@@ -91,6 +91,7 @@ class LocalTarget:
                                     name="Prometheus (alert rules)"),
                 alertmanager=Endpoint(local.url(localalerts.JOB_ALERTMANAGER), name="Alertmanager"),
                 fault=localalerts.BackendDown(local),
+                error_fault=localalerts.ErrorBurst(local),
                 rules_source=RULES_SOURCE.format(path=rule_file),
             ),
         )

@@ -60,6 +60,7 @@ class FakeFault:
         self.clock, self.undo_error = clock, undo_error
         self.at: float | None = None
         self.calls: list[str] = []
+        self.sustained = 0
 
     def describe(self) -> str:
         return "the fake backend stopped"
@@ -72,6 +73,10 @@ class FakeFault:
         self.calls.append("undo")
         if self.undo_error is not None:
             raise self.undo_error
+        self.at = None
+
+    def sustain(self) -> None:
+        self.sustained += 1
 
     def wait_healthy(self, timeout: float) -> None:
         self.calls.append("healthy")
@@ -183,3 +188,75 @@ def test_no_fault_is_not_verifiable_with_the_reason() -> None:
     with pytest.raises(NotVerifiable, match="cannot start processes"):
         alerts.fire(cast(Any, None), None, None, spec(), Record.new("alerts.fire"),
                     reason="the urls target cannot start processes")
+
+
+class EachFault(Scripted):
+    """Scripted states per fault: whichever fault is induced now drives the answers."""
+
+    def __init__(
+        self, clock: FakeClock, schedules: dict[FakeFault, list[tuple[float, str]]], kind: str
+    ) -> None:
+        super().__init__(clock, next(iter(schedules)), [], kind)
+        self.schedules = schedules
+
+    def _state(self) -> str:
+        for fault, schedule in self.schedules.items():
+            if fault.at is not None:
+                self.fault, self.states = fault, schedule
+                return super()._state()
+        return self.before
+
+
+def both(down: list[tuple[float, str]], errors: list[tuple[float, str]], *, timeout: float = 60
+         ) -> tuple[Record, FakeFault, FakeFault]:
+    """alerts.fire with ``error_alert``: the down fault's schedule, then the 5xx fault's (Prometheus and
+    Alertmanager alike; the recorded payloads are TodoBackendDown's, so both parts name that alert)."""
+    clock = FakeClock()
+    fault, error_fault = FakeFault(clock), FakeFault(clock)
+    am = {fault: [(t, "firing" if s == "firing" else "none") for t, s in down],
+          error_fault: [(t, "firing" if s == "firing" else "none") for t, s in errors]}
+    prometheus = EachFault(clock, {fault: down, error_fault: errors}, "rules")
+    alertmanager = EachFault(clock, am, "am")
+    the_spec = Spec("alerts.fire", timeout=timeout, interval=0.5, threshold=None,
+                    options={"alert": "TodoBackendDown", "error_alert": "TodoBackendDown", "margin": 5})
+    record = Record.new("alerts.fire")
+    try:
+        alerts.fire(cast(Any, prometheus), cast(Any, alertmanager), fault, the_spec, record,
+                    error_fault=error_fault, clock=clock.clock, wall=clock.now)
+    finally:
+        assert fault.calls == ["induce", "undo", "healthy"]
+    return record, fault, error_fault
+
+
+def test_the_error_alert_runs_second_under_its_own_fault_sustained_on_every_poll() -> None:
+    record, _, error_fault = both([(0, "inactive"), (2, "firing")], [(0, "pending"), (8, "firing")])
+
+    assert error_fault.calls == ["induce", "undo", "healthy"]
+    assert error_fault.sustained >= 16  # one call per poll (0.5 s) until firing at +8 s
+    assert len(record.evidence) == 2
+    assert record.message.count("TodoBackendDown firing in Prometheus after") == 2
+    assert record.threshold == 10
+    assert record.measured is not None
+    assert 8 <= float(record.measured) <= 9  # the part with the least time to spare
+
+
+def test_an_error_alert_that_never_fires_fails_with_its_history_and_its_fault_undone() -> None:
+    with pytest.raises(CheckFailed) as failed:
+        both([(0, "inactive"), (2, "firing")], [(0, "inactive")], timeout=15)
+
+    message = str(failed.value)
+    assert message.startswith("alerts.fire FAILED after 15.0s"), message
+    assert "TodoBackendDown firing in Prometheus and listed by Alertmanager" in message
+    assert "state history: prometheus inactive at +0.0s, alertmanager inactive at +0.0s" in message
+
+
+def test_an_error_alert_the_target_cannot_induce_is_not_verifiable() -> None:
+    clock = FakeClock()
+    fault = FakeFault(clock)
+    prometheus = Scripted(clock, fault, [(0, "inactive")], "rules")
+    the_spec = Spec("alerts.fire", timeout=5, interval=0.5, threshold=None,
+                    options={"alert": "TodoBackendDown", "error_alert": "TodoBackendHighErrorRate"})
+    with pytest.raises(NotVerifiable, match="cannot induce a burst of 5xx for TodoBackendHighErrorRate"):
+        alerts.fire(cast(Any, prometheus), cast(Any, prometheus), fault, the_spec, Record.new("alerts.fire"),
+                    clock=clock.clock, wall=clock.now)
+    assert fault.calls == []
