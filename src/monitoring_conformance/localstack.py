@@ -41,7 +41,7 @@ from monitoring_conformance.servers import PortInUse, ServerProcess, free_port, 
 from monitoring_conformance.tools.runner import find_tool
 from monitoring_conformance.wait import eventually
 
-#: Scrape job names the ``host`` profile refers to (docs/design.md "Live stack").
+#: Scrape job names the ``host`` profile refers to (docs/interfaces.md "Live stack").
 JOB_PROMETHEUS = "prometheus"
 JOB_NODE = "node"
 JOB_APP = "todo-backend"

@@ -39,7 +39,7 @@ Echo = Callable[[str], None]
 #: The kubernetes config loader ships partial hints; it is used through an Any-typed alias.
 kube_config: Any = _kube_config
 
-#: Stable service names and ports of charts/monitoring and the Todo backend (docs/design.md).
+#: Stable service names and ports of charts/monitoring and the Todo backend (docs/interfaces.md).
 SERVICES = {
     "prometheus": ("monitoring", "kps-prometheus", 9090, "Prometheus"),
     "grafana": ("monitoring", "grafana", 80, "Grafana"),

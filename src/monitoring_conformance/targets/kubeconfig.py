@@ -8,7 +8,7 @@ This is the one place that installs the chart (:class:`~monitoring_conformance.r
 builds the Grafana watch, reads the Grafana login and hands back the :class:`Stack`; the kind target
 (:mod:`.kind`) is a prelude (cluster, image, app) that subclasses it. Its steps are one list: ``plan()``
 prints them, ``open()`` runs them. Services and the session are in :mod:`.kubeaccess`; ``kube_session``
-and ``service_proxy_url`` are re-exported here, where docs/design.md names them.
+and ``service_proxy_url`` are re-exported here, where docs/interfaces.md names them.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from tests.doubles import TodoAppDouble, connection_refused
+from tests.doubles.runner import RecordingRunner
 
 from monitoring_conformance.api.app import list_burst
 from monitoring_conformance.errors import ToolError
 from monitoring_conformance.targets.kubefault import ERROR_POD, ErrorPod, error_pod
 from monitoring_conformance.tools.kubectl import Kubectl
-from monitoring_conformance.tools.runner import RecordingRunner
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The Todo backend's HTTP contract (docs/design.md "Todo backend"), in process via starlette's TestClient."""
+"""The Todo backend's HTTP contract (docs/interfaces.md "Todo backend"), in process via TestClient."""
 
 from __future__ import annotations
 
