@@ -37,6 +37,9 @@ class BuildWithResources(build_py):
         bundle = Path(self.build_lib) / "monitoring_conformance" / "bundle"
         for relative in _bundled():
             source, target = HERE / relative, bundle / relative
+            if not source.exists():
+                raise SystemExit(f"setup.py: {relative} is not in the build tree ({HERE}); the wheel needs "
+                                 "it: list it in MANIFEST.in (an sdist carries only what MANIFEST.in names)")
             if source.is_dir():
                 shutil.copytree(source, target, ignore=SKIPPED, dirs_exist_ok=True)
             else:

@@ -305,8 +305,12 @@ class ChartRelease:
         helm3 = "--wait and --atomic" if self.rollback else "--wait instead of --wait=legacy"
         asked = [Step("install", [self.helm.path, "version", "--template", "{{.Version}}"],
                       run=self._ask_version)] if ask_version else []  # fmt: skip
+        try:
+            dependencies = dependency_steps(self.helm, self.chart, self.repos, build_phase)
+        except PhaseFailed as exc:  # an unreadable Chart.yaml: said for the target that runs
+            raise PhaseFailed(build_phase, exc.reason, exc.fix, target=self.target) from None
         return [
-            *asked, *dependency_steps(self.helm, self.chart, self.repos, build_phase),
+            *asked, *dependencies,
             Step("install", note=f"install (helm 4 shown; helm 3 gets {helm3})", run=self._install,
                  shows=(self.install_argv(),
                         [f"# while helm runs: GET Grafana /api/health and its overview dashboard through "

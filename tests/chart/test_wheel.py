@@ -1,9 +1,11 @@
 """The wheel holds what a user runs, and runs outside the checkout.
 
-Offline: the wheel is built from a copy of the checkout's files with the setuptools in .venv (no build
-isolation, no index) and installed with ``--no-deps`` into a fresh venv. That venv sees the dependencies
-through a ``.pth`` line naming .venv's site-packages: a plain path line, so the editable install's own
-``.pth`` there (which would put src/ on sys.path) is never processed.
+Offline, the way ``python -m build`` does it: an sdist is built from a copy of the checkout's files
+(setuptools' PEP 517 backend in .venv), then the wheel from the unpacked sdist (no build isolation, no
+index), so a file MANIFEST.in leaves out of the sdist is missing here too. The wheel is installed with
+``--no-deps`` into a fresh venv. That venv sees the dependencies through a ``.pth`` line naming .venv's
+site-packages: a plain path line, so the editable install's own ``.pth`` there (which would put src/ on
+sys.path) is never processed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from tests import REPO_ROOT
 pytestmark = pytest.mark.chart
 
 #: What the build reads besides resources.BUNDLED.
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "src")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src")
 COPY_SKIPS = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache", "charts")
 OUTER_RUN_VARIABLES = ("MC_", "PYTEST_", "PYTHONPATH", "TOX_")
 DEVELOPMENT_ONLY = ("chartcheck", "bootstrap", "junit_summary", "mc_devtools", "tests/chart", "tests/unit")
@@ -62,9 +65,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, copy)
     runner = SubprocessRunner()
+    sdist_name = runner.run(
+        [sys.executable, "-c", "import sys; from setuptools import build_meta; "
+         "print(build_meta.build_sdist(sys.argv[1]))", base / "sdist"], timeout=180, cwd=source,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    with tarfile.open(base / "sdist" / sdist_name) as archive:
+        archive.extractall(base / "unpacked", filter="data")
+    (unpacked,) = (base / "unpacked").iterdir()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     runner.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", base / "dist",
-                source], timeout=180, cwd=source)  # fmt: skip
+                unpacked], timeout=180, cwd=unpacked)  # fmt: skip
     (wheel,) = (base / "dist").glob("monitoring_conformance-*.whl")
     venv = base / "venv"
     runner.run([sys.executable, "-m", "venv", "--without-pip", venv], timeout=60)
@@ -120,7 +130,7 @@ def test_kind_plan_names_the_packaged_chart(installed: Installed) -> None:
     assert f"helm upgrade --install monitoring {chart} " in result.stdout
     # pytest's rootdir is the common ancestor of the work folder and the venv: the run leaves nothing there
     left = sorted(path.name for path in installed.workdir.parent.iterdir())
-    assert left == ["dist", "elsewhere", "source", "venv"]
+    assert left == ["dist", "elsewhere", "sdist", "source", "unpacked", "venv"]
     assert f"--config {chart.parent.parent / 'fixtures' / 'kind' / 'cluster.yaml'}" in result.stdout
     # (the tools may come from the checkout's .tools/bin: tox puts it first on PATH)
     assert [relative for relative in resources.BUNDLED if str(REPO_ROOT / relative) in result.stdout] == []

@@ -16,6 +16,7 @@ from monitoring_conformance.errors import CommandFailed, ConformanceError, Usage
 from monitoring_conformance.orchestrate import KindOptions, PhaseFailed
 from monitoring_conformance.preflight import Host
 from monitoring_conformance.settings import GrafanaCredentials, Settings
+from monitoring_conformance.targets import kubeconfig as kubeconfig_module
 from monitoring_conformance.targets.kind import KindTarget, options_from
 from monitoring_conformance.targets.kubeconfig import KubeconfigTarget
 
@@ -215,6 +216,23 @@ def kube_settings(tmp_path: Path, **overrides: object) -> Settings:
         sources={"kubeconfig": "cli", "context": "cli"},
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def test_kubeconfig_install_names_its_own_target_when_chart_yaml_is_unreadable(
+    tmp_path: Path, tools: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    monkeypatch.setattr(kubeconfig_module, "CHART", chart)
+    runner = RecordingRunner()
+
+    with pytest.raises(PhaseFailed) as failed:
+        KubeconfigTarget(kube_settings(tmp_path, install_chart=True), runner).plan()
+
+    assert str(failed.value).startswith(
+        f"kubeconfig target: install failed: cannot read {chart / 'Chart.yaml'} (No such file or directory)"
+    )
+    assert runner.calls == []
 
 
 def test_kubeconfig_plan_runs_nothing(tmp_path: Path, tools: Path) -> None:
