@@ -25,7 +25,7 @@ from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, labe
 from monitoring_conformance.errors import EndpointError, Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
-from monitoring_conformance.wait import CONFIG, Clock, eventually
+from monitoring_conformance.wait import CONFIG, Clock, budget, eventually
 
 #: Seconds a baseline taken from Prometheus may wait for its first series at session start.
 BASELINE_BUDGET_S = 30.0
@@ -82,10 +82,10 @@ def take_baseline(
         expect(bool(samples), f"no series for {query}")
         return {label_set(s.metric): s.value for s in samples}
 
-    budget = min(spec.timeout, BASELINE_BUDGET_S)
+    wait_s = min(spec.timeout, BASELINE_BUDGET_S)
     try:
         values = eventually(
-            probe, timeout=budget, interval=spec.interval, what="restart baseline", clock=clock
+            probe, timeout=wait_s, interval=spec.interval, what="restart baseline", clock=clock
         )
     except (WaitTimeout, Unrecoverable) as exc:
         return Baseline(query, error=one_line(exc))
@@ -119,7 +119,7 @@ def unchanged(
         seen["baseline"] = {"source": baseline.source, "values": baseline.values, "error": baseline.error}
 
     clk = clock or CONFIG.clock
-    deadline = clk.now() + spec.timeout * CONFIG.scale
+    deadline = clk.now() + budget(spec.timeout)
 
     def left() -> float:
         return deadline - clk.now()

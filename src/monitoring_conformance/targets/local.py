@@ -62,6 +62,9 @@ class LocalTarget:
             ["prometheus-alertmanager", "--config.file=<workdir>/alertmanager.yml", listen,
              "--cluster.listen-address="],
             ["prometheus", "--config.file=<workdir>/prometheus-alerts.yml", listen],
+            ["# alerts.fire faults: that backend stopped and started again (the profile's alert), then, with"
+             f" error_alert, restarted with {localalerts.LIST_STATUS_ENV}=500 and sent {localalerts.BURST}"
+             f" GET {localalerts.ERROR_PATH} on each poll, then restarted without it"],
         ]
 
     def open(self) -> Stack:

@@ -54,6 +54,10 @@ def test_plan_names_every_server_and_runs_nothing() -> None:
     heads = [Path(argv[0]).name for argv in plan if not argv[0].startswith("#")]
     assert heads == ["helm", "prometheus-node-exporter", "python", "prometheus", "python",
                      "prometheus-alertmanager", "prometheus"]
+    faults = plan[-1][0]
+    assert "stopped and started again" in faults
+    assert "TODO_LIST_STATUS=500" in faults
+    assert "5 GET /api/mc-alerts/tasks on each poll" in faults
     assert runner.calls == []
 
 
