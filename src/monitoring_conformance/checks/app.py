@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, label_set, one_line
+from monitoring_conformance.checks.evidence import IDENTITY_READS, Identity
 from monitoring_conformance.errors import EndpointError, Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -42,7 +43,9 @@ class TodoBackend(Protocol):
         self, user_id: str, *, time_left: Callable[[], float] | None = None
     ) -> Mapping[str, Any]: ...
 
-    def process_start_time(self, *, time_left: Callable[[], float] | None = None) -> float | None: ...
+    def process_start_time(
+        self, *, fresh_connection: bool = False, time_left: Callable[[], float] | None = None
+    ) -> float | None: ...
 
 
 @dataclass
@@ -65,13 +68,17 @@ def take_baseline(
         source = f"process_start_time_seconds from {app.endpoint.describe()}/metrics" if app else "the app"
         if app is None:
             return Baseline(source, error="no Todo backend endpoint")
-        try:
-            started = app.process_start_time()
+        found = Identity(app.endpoint.describe(), "")
+        try:  # read on new connections: several processes behind the port answer with different values
+            for _ in range(IDENTITY_READS):
+                found.reads.append(app.process_start_time(fresh_connection=True))
         except Exception as exc:
             return Baseline(source, error=one_line(exc))
-        if started is None:
+        if None in found.reads:
             return Baseline(source, error="the backend's /metrics has no process_start_time_seconds")
-        return Baseline(source, values={"process": started}, series=["process"])
+        if found.own is None:
+            return Baseline(source, error=found.problem())
+        return Baseline(source, values={"process": found.own}, series=["process"])
     if mode != "unchanged":
         return None
     if prometheus is None:

@@ -117,6 +117,52 @@ def test_without_a_baseline_health_is_still_checked_then_not_verified(fake_clock
         check(fake_clock, app_double, spec("process"), baseline=base)
 
 
+class TwoProcessesDouble(TodoAppDouble):
+    """Models two processes behind one port (uvicorn --workers 2, a balancer) as the baseline sees them:
+    each of its reads (a new connection each) lands on the other process, which answers /metrics with
+    its own process_start_time_seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.served = 0
+        first = self.metrics
+        self.route("GET", r"/metrics", self._step("metrics", lambda c, m: self._next(first)), first=True)
+
+    def _next(self, first: str) -> str:
+        self.served += 1
+        return first if self.served % 2 else restarted(first)
+
+
+def test_process_mode_baseline_names_several_processes_and_the_check_is_not_verified(
+    fake_clock: FakeClock,
+) -> None:
+    app_double = TwoProcessesDouble()
+    base = baseline_of(app_double, spec("process"))
+
+    assert base.values is None
+    assert app_double.served == 4
+    assert "answered with different process_start_time_seconds" in base.error
+    assert "several processes serve it, each with its own metrics registry" in base.error
+    with pytest.raises(NotVerifiable, match=r"restarts cannot be told: .*several processes serve it"):
+        check(fake_clock, app_double, spec("process"), baseline=base)
+
+
+def test_process_mode_baseline_that_changes_once_while_read_is_no_baseline() -> None:
+    app_double = TodoAppDouble()
+    served: list[str] = []
+    first = app_double.metrics
+
+    def answer(c: object, m: object) -> str:
+        served.append("metrics")
+        return first if len(served) < 3 else restarted(first)
+
+    app_double.route("GET", r"/metrics", app_double._step("metrics", answer), first=True)
+    base = baseline_of(app_double, spec("process"))
+
+    assert base.values is None
+    assert "changed its process_start_time_seconds while read: restarting?" in base.error
+
+
 def test_total_mode_reads_the_restart_counter(fake_clock: FakeClock) -> None:
     prometheus = PrometheusDouble(vectors={RESTARTS: [({}, 0.0)]})
 
