@@ -26,6 +26,11 @@ pytestmark = pytest.mark.live
 #: requirement costs 4.5 s instead of 30 s.
 BROKEN_TIMEOUT_SCALE = 0.15
 
+#: The requirements whose evidence must come from the app the suite reaches (profile key app_job).
+IDENTITY_BOUND = frozenset(
+    {"stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate"}
+)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -98,11 +103,9 @@ SCENARIOS: dict[str, Scenario] = {
     # the app itself is healthy.
     "other-backend-scraped": Scenario(
         StackSpec(scrape_decoy=True),
-        frozenset({"stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate"}),
-        {
-            rid: ("Prometheus scrapes job=todo-backend at instance=127.0.0.1:", "another process's")
-            for rid in ("stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate")
-        },
+        IDENTITY_BOUND,
+        dict.fromkeys(IDENTITY_BOUND, ("Prometheus scrapes job=todo-backend at instance=127.0.0.1:",
+                                       "another process's")),
     ),
     # node_exporter dies, then Prometheus restarts on the same data: no staleness markers, so the node
     # series' last samples stay visible for 5 minutes. Only cpu and memory count them, and must not.
@@ -132,12 +135,9 @@ SCENARIOS: dict[str, Scenario] = {
     # naming several processes, and app.unchanged cannot tell a restart from the other process.
     "two-processes-one-address": Scenario(
         StackSpec(scrape_decoy=True),
-        frozenset({"stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate"}),
-        {
-            rid: ("answered with different process_start_time_seconds", "several processes serve it")
-            for rid in ("stack.prometheus_targets", "metrics.cpu", "metrics.memory", "metrics.request_rate",
-                        "app.unchanged")
-        },
+        IDENTITY_BOUND,
+        dict.fromkeys(IDENTITY_BOUND | {"app.unchanged"},
+                      ("answered with different process_start_time_seconds", "several processes serve it")),
         balanced=True,
         unverified=frozenset({"app.unchanged"}),
     ),
