@@ -159,8 +159,13 @@ class Prometheus:
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds) every ``step`` seconds: one
-        Series per result series, its points as (epoch s, value); a NaN from Prometheus stays NaN."""
-        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        Series per result series, its points as (epoch s, value); a NaN from Prometheus stays NaN.
+
+        prometheus-api-client sends whole seconds (rounded), so the window is widened to whole seconds
+        outwards first: the last point is never before ``end`` (a rate a check saw just before ``end``
+        is in the range, not cut off by up to half a second)."""
+        start, end = float(math.floor(start)), float(math.ceil(end))
+        params = {"query": expr, "start": f"{start:.0f}", "end": f"{end:.0f}", "step": f"{step:g}"}
         response = self._call(
             "/api/v1/query_range",
             params,

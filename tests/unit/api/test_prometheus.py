@@ -203,3 +203,17 @@ def test_a_plain_transport_works_too() -> None:
     double.route("GET", "/api/v1/query", lambda call, m: payload("prometheus/query-container-cpu.json"))
     prom = Prometheus(double.endpoint(name="Prometheus"))
     assert prom.query("cpu")[0].metric["container"] == "todo-backend"
+
+
+def test_query_range_widens_the_window_to_whole_seconds_outwards() -> None:
+    """The client rounds to whole seconds: 88.427 would become 88 and cut off a rate seen at 88.2."""
+    double = PrometheusDouble()
+    matrix = {"resultType": "matrix", "result": [{"metric": {"job": "todo-backend"},
+                                                  "values": [[86, "1"], [89, "2"]]}]}  # fmt: skip
+    double.route("GET", r"/api/v1/query_range", lambda c, m: {"status": "success", "data": matrix})
+
+    [series] = client(double).query_range("up", 85.745, 88.427, 1.0)
+
+    [call] = [c for c in double.calls if c.path == "/api/v1/query_range"]
+    assert (call.param("start"), call.param("end"), call.param("step")) == ("85", "89", "1")
+    assert series.points == ((86.0, 1.0), (89.0, 2.0))
