@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from monitoring_conformance.api.http import Endpoint
 from monitoring_conformance.api.prometheus import Prometheus
 from monitoring_conformance.checks.base import NotVerifiable, Poll, expect, label_set, one_line
-from monitoring_conformance.checks.evidence import IDENTITY_READS, Identity
+from monitoring_conformance.checks.evidence import Identity, read_start_times
 from monitoring_conformance.errors import EndpointError, Unrecoverable, WaitTimeout
 from monitoring_conformance.profile import Spec
 from monitoring_conformance.requirement import Record
@@ -36,6 +36,8 @@ class TodoBackend(Protocol):
     """The Todo backend as app.unchanged uses it (api.app.TodoApp)."""
 
     endpoint: Endpoint
+
+    def describe(self) -> str: ...
 
     def health(self, *, time_left: Callable[[], float] | None = None) -> Any: ...
 
@@ -68,12 +70,12 @@ def take_baseline(
         source = f"process_start_time_seconds from {app.endpoint.describe()}/metrics" if app else "the app"
         if app is None:
             return Baseline(source, error="no Todo backend endpoint")
-        found = Identity(app.endpoint.describe(), "")
-        try:  # read on new connections: several processes behind the port answer with different values
-            for _ in range(IDENTITY_READS):
-                found.reads.append(app.process_start_time(fresh_connection=True))
+        try:  # on new connections: several processes behind the port answer with different values
+            found = read_start_times(Identity(app.describe(), ""), app)
         except Exception as exc:
             return Baseline(source, error=one_line(exc))
+        if found.error:
+            return Baseline(source, error=found.error)
         if None in found.reads:
             return Baseline(source, error="the backend's /metrics has no process_start_time_seconds")
         if found.own is None:

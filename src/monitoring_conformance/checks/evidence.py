@@ -199,6 +199,20 @@ class Identity:
         }
 
 
+def read_start_times(found: Identity, app: Fingerprinted, reads: int = IDENTITY_READS) -> Identity:
+    """The app's start time ``reads`` times, each on a new connection (so that several processes behind
+    the address show), into ``found.reads`` and ``found.history``; a failed read ends them in ``error``."""
+    for _ in range(reads):
+        try:
+            value = app.process_start_time(fresh_connection=True)
+        except EndpointError as exc:
+            found.error = one_line(exc)
+            break
+        found.reads.append(value)
+        found.history.append(value)
+    return found
+
+
 def identify(
     prometheus: Prometheus,
     app: Fingerprinted,
@@ -211,15 +225,9 @@ def identify(
 
     ``history`` (kept by the caller across attempts) receives every read.
     """
-    found = Identity(app.describe(), job, history=history if history is not None else [])
-    for _ in range(reads):
-        try:
-            value = app.process_start_time(fresh_connection=True)
-        except EndpointError as exc:
-            found.error = one_line(exc)
-            break
-        found.reads.append(value)
-        found.history.append(value)
+    found = read_start_times(
+        Identity(app.describe(), job, history=history if history is not None else []), app, reads
+    )
     selector = f'process_start_time_seconds{{job="{job}"}}'
     for sample in prometheus.query(selector):
         found.scraped[sample.metric.get("instance", "")] = sample.value
