@@ -95,15 +95,17 @@ class SuiteRunner:
 
     base: Path
     runs: list[SuiteRun] = field(default_factory=list)
+    #: The host profile without what the urls target cannot verify (same name, same entries), written
+    #: once here: runs start from several threads of the live pool, and a file rewritten for each run
+    #: was read empty by another run now and then.
+    urls_profile: Path = field(init=False)
 
-    def urls_profile(self) -> Path:
-        """The host profile without what the urls target cannot verify (same name, same entries)."""
+    def __post_init__(self) -> None:
         raw = yaml.safe_load(HOST_PROFILE.read_text(encoding="utf-8"))
         for rid in URLS_LEAVES_OUT:
             del raw["requirements"][rid]
-        path = self.base / "host-urls.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-        return path
+        self.urls_profile = self.base / "host-urls.yaml"
+        self.urls_profile.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
     def run(
         self,
@@ -118,7 +120,7 @@ class SuiteRunner:
         report_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable, "-m", "monitoring_conformance",
-            "--target", "urls", "--profile", str(self.urls_profile()),
+            "--target", "urls", "--profile", str(self.urls_profile),
             "--prometheus-url", prometheus_url,
             "--report-dir", str(report_dir),
             "--timeout-scale", f"{timeout_scale:g}",
